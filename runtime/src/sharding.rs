@@ -1,0 +1,458 @@
+//! The sharding layer: routes a command for entity `id` to the one live actor for it, activating
+//! the actor on demand.
+//!
+//! Each shard owns a `DashMap` from id to `Slot`. Get-or-activate goes through the map's `entry`
+//! API, which holds the write lock of that key's map segment while the actor is created, so two
+//! concurrent first requests for one id cannot create two actors. A message is offered to an
+//! actor only while a guard on its slot is held; an actor removes its own slot before it stops,
+//! and that removal waits for those guards, so once removed no new message can reach it.
+
+use crate::actor::{Control, EntityActor, Envelope, Outcome};
+use crate::config::RuntimeConfig;
+use crate::entity::{Entity, EntityStore};
+use crate::error::DispatchError;
+use crate::stats::{KindStats, KindStatsSnapshot, PassivationReason};
+use crate::system::ActorSystem;
+use actix::dev::channel;
+use actix::prelude::*;
+use actix_rt::ArbiterHandle;
+use dashmap::DashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Extra actix mailbox room for control messages, which bypass our own depth gate.
+const CONTROL_MESSAGES_MARGIN: usize = 64;
+
+/// Live figures of one actor, shared between its slot and the actor itself.
+#[derive(Debug)]
+pub struct Probe {
+    /// Commands accepted into the mailbox and not yet handled: the gate that bounds the mailbox.
+    pub(crate) depth: AtomicUsize,
+    /// Milliseconds since the sharding layer's origin at the last handled message.
+    pub(crate) last_active_ms: AtomicU64,
+    pub(crate) commands: AtomicU64,
+    pub(crate) restarts: AtomicU64,
+}
+
+impl Probe {
+    fn new(now_ms: u64) -> Probe {
+        Probe {
+            depth: AtomicUsize::new(0),
+            last_active_ms: AtomicU64::new(now_ms),
+            commands: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What the ops API shows of one live actor.
+#[derive(Clone, Debug)]
+pub struct ActorView {
+    pub id: String,
+    pub shard: usize,
+    pub mailbox_depth: usize,
+    pub commands: u64,
+    pub restarts: u64,
+    pub idle_ms: u64,
+}
+
+pub(crate) struct Slot<E: Entity> {
+    addr: Addr<EntityActor<E>>,
+    pub(crate) generation: u64,
+    probe: Arc<Probe>,
+}
+
+pub(crate) struct Shard<E: Entity> {
+    index: usize,
+    arbiter: ArbiterHandle,
+    pub(crate) slots: DashMap<E::Id, Slot<E>>,
+    /// Kept beside the map because `DashMap::len` locks every segment, which would deadlock
+    /// while an entry guard is held.
+    pub(crate) live: AtomicUsize,
+    /// Ids whose actors restarted too often, with the instant their quarantine ends.
+    pub(crate) quarantine: DashMap<E::Id, Instant>,
+}
+
+pub(crate) struct Inner<E: Entity> {
+    pub(crate) config: RuntimeConfig,
+    pub(crate) store: Arc<dyn EntityStore<E>>,
+    pub(crate) stats: KindStats,
+    pub(crate) io: tokio::runtime::Handle,
+    pub(crate) shards: Box<[Shard<E>]>,
+    generation: AtomicU64,
+    origin: Instant,
+    shutting_down: AtomicBool,
+}
+
+impl<E: Entity> Inner<E> {
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    /// Removes the slot of `id` if it still belongs to actor `generation`.
+    pub(crate) fn unregister(&self, shard: usize, id: &E::Id, generation: u64) {
+        let shard = &self.shards[shard];
+        if shard
+            .slots
+            .remove_if(id, |_, slot| slot.generation == generation)
+            .is_some()
+        {
+            shard.live.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Routes commands of one entity kind to its actors. Cheap to clone.
+pub struct Sharding<E: Entity> {
+    inner: Arc<Inner<E>>,
+}
+
+impl<E: Entity> Clone for Sharding<E> {
+    fn clone(&self) -> Self {
+        Sharding {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+enum Offer<E: Entity> {
+    Sent,
+    Closed(Envelope<E>),
+}
+
+impl<E: Entity> Sharding<E> {
+    pub fn new(
+        system: &ActorSystem,
+        config: RuntimeConfig,
+        store: Arc<dyn EntityStore<E>>,
+    ) -> Self {
+        let arbiters = system.arbiters();
+        let shards = (0..config.shards.max(1))
+            .map(|index| Shard {
+                index,
+                arbiter: arbiters[index % arbiters.len()].clone(),
+                slots: DashMap::new(),
+                live: AtomicUsize::new(0),
+                quarantine: DashMap::new(),
+            })
+            .collect();
+        let inner = Inner {
+            config,
+            store,
+            stats: KindStats::default(),
+            io: system.io().clone(),
+            shards,
+            generation: AtomicU64::new(1),
+            origin: Instant::now(),
+            shutting_down: AtomicBool::new(false),
+        };
+        Sharding {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The shard that owns `id`. Deterministic: the std SipHash with fixed zero keys.
+    pub fn shard_of(&self, id: &E::Id) -> usize {
+        let mut hasher = DefaultHasher::new();
+        id.hash(&mut hasher);
+        (hasher.finish() % self.inner.shards.len() as u64) as usize
+    }
+
+    /// Sends `command` to the actor of `id` and waits for its answer: the business result, or a
+    /// dispatch error when the runtime could not get one.
+    pub async fn ask(
+        &self,
+        id: E::Id,
+        command: E::Command,
+    ) -> Result<Result<E::Reply, E::Rejection>, DispatchError> {
+        match tokio::time::timeout(
+            self.inner.config.ask_timeout,
+            self.ask_with_redirects(id, command),
+        )
+        .await
+        {
+            Ok(answer) => answer,
+            Err(_) => Err(DispatchError::Timeout),
+        }
+    }
+
+    async fn ask_with_redirects(
+        &self,
+        id: E::Id,
+        mut command: E::Command,
+    ) -> Result<Result<E::Reply, E::Rejection>, DispatchError> {
+        for _ in 0..=self.inner.config.redirects_max {
+            let answer = self.send(&id, command)?;
+            match answer.await {
+                Ok(Outcome::Done(result)) => return Ok(result),
+                Ok(Outcome::Failed(e)) => return Err(e),
+                // The actor was stopping and handed the command back undecided: route it again.
+                Ok(Outcome::Redirect(c)) => command = c,
+                Err(_) => {
+                    return Err(DispatchError::Unavailable(
+                        "the actor stopped before answering".into(),
+                    ))
+                }
+            }
+        }
+        Err(DispatchError::Unavailable("the actor kept stopping".into()))
+    }
+
+    fn send(
+        &self,
+        id: &E::Id,
+        command: E::Command,
+    ) -> Result<oneshot::Receiver<Outcome<E>>, DispatchError> {
+        if self.inner.shutting_down.load(Ordering::Acquire) {
+            return Err(DispatchError::ShuttingDown);
+        }
+        let shard = &self.inner.shards[self.shard_of(id)];
+        let (tx, rx) = oneshot::channel();
+        let mut envelope = Envelope::new(command, tx);
+        // Two rounds: a dead actor found in the first is unregistered and replaced in the second.
+        for _ in 0..2 {
+            match self.offer_or_activate(shard, id, envelope)? {
+                Offer::Sent => return Ok(rx),
+                Offer::Closed(back) => envelope = back,
+            }
+        }
+        Err(DispatchError::Unavailable(
+            "could not reach a live actor".into(),
+        ))
+    }
+
+    fn offer_or_activate(
+        &self,
+        shard: &Shard<E>,
+        id: &E::Id,
+        envelope: Envelope<E>,
+    ) -> Result<Offer<E>, DispatchError> {
+        if let Some(slot) = shard.slots.get(id) {
+            let generation = slot.generation;
+            let offered = self.offer(&slot, envelope);
+            drop(slot);
+            if let Ok(Offer::Closed(_)) = &offered {
+                self.inner.unregister(shard.index, id, generation);
+            }
+            return offered;
+        }
+        self.check_quarantine(shard, id)?;
+        self.make_room(shard)?;
+        match shard.slots.entry(id.clone()) {
+            dashmap::Entry::Occupied(slot) => self.offer(slot.get(), envelope),
+            dashmap::Entry::Vacant(vacant) => {
+                let slot = self.activate(shard, id.clone())?;
+                let offered = self.offer(&slot, envelope);
+                vacant.insert(slot);
+                shard.live.fetch_add(1, Ordering::AcqRel);
+                offered
+            }
+        }
+    }
+
+    /// Puts the envelope in the actor's mailbox if the mailbox is below its bound.
+    fn offer(&self, slot: &Slot<E>, envelope: Envelope<E>) -> Result<Offer<E>, DispatchError> {
+        let capacity = self.inner.config.mailbox_capacity_max;
+        if slot.probe.depth.fetch_add(1, Ordering::AcqRel) >= capacity {
+            slot.probe.depth.fetch_sub(1, Ordering::AcqRel);
+            self.inner.stats.overloaded();
+            return Err(DispatchError::Overloaded("mailbox full"));
+        }
+        match slot.addr.try_send(envelope) {
+            Ok(()) => Ok(Offer::Sent),
+            Err(SendError::Full(_)) => {
+                slot.probe.depth.fetch_sub(1, Ordering::AcqRel);
+                self.inner.stats.overloaded();
+                Err(DispatchError::Overloaded("mailbox full"))
+            }
+            Err(SendError::Closed(back)) => {
+                slot.probe.depth.fetch_sub(1, Ordering::AcqRel);
+                Ok(Offer::Closed(back))
+            }
+        }
+    }
+
+    fn check_quarantine(&self, shard: &Shard<E>, id: &E::Id) -> Result<(), DispatchError> {
+        let until = match shard.quarantine.get(id) {
+            Some(until) => *until,
+            None => return Ok(()),
+        };
+        if Instant::now() < until {
+            return Err(DispatchError::Unavailable(
+                "the actor failed repeatedly and is quarantined".into(),
+            ));
+        }
+        shard.quarantine.remove(id);
+        Ok(())
+    }
+
+    /// Keeps the shard under its live-actor bound by evicting the least recently used tenth.
+    fn make_room(&self, shard: &Shard<E>) -> Result<(), DispatchError> {
+        let max = self.inner.config.live_actors_per_shard_max;
+        let live = shard.live.load(Ordering::Acquire);
+        if live < max {
+            return Ok(());
+        }
+        if live >= max + max / 10 + 1 {
+            self.inner.stats.overloaded();
+            return Err(DispatchError::Overloaded(
+                "too many live actors in this shard",
+            ));
+        }
+        let mut by_age: Vec<(u64, Addr<EntityActor<E>>)> = shard
+            .slots
+            .iter()
+            .map(|s| {
+                (
+                    s.probe.last_active_ms.load(Ordering::Relaxed),
+                    s.addr.clone(),
+                )
+            })
+            .collect();
+        by_age.sort_unstable_by_key(|(last, _)| *last);
+        for (_, addr) in by_age.into_iter().take(max / 10 + 1) {
+            addr.do_send(Control::Passivate(PassivationReason::Evicted));
+        }
+        Ok(())
+    }
+
+    fn activate(&self, shard: &Shard<E>, id: E::Id) -> Result<Slot<E>, DispatchError> {
+        let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
+        let probe = Arc::new(Probe::new(self.inner.now_ms()));
+        let (tx, rx) =
+            channel::channel(self.inner.config.mailbox_capacity_max + CONTROL_MESSAGES_MARGIN);
+        let inner = self.inner.clone();
+        let actor_probe = probe.clone();
+        let shard_index = shard.index;
+        let spawned = shard.arbiter.spawn_fn(move || {
+            let ctx = Context::with_receiver(rx);
+            let actor = EntityActor::new(id, shard_index, generation, actor_probe, inner);
+            actix_rt::spawn(ctx.into_future(actor));
+        });
+        if !spawned {
+            return Err(DispatchError::ShuttingDown);
+        }
+        Ok(Slot {
+            addr: Addr::new(tx),
+            generation,
+            probe,
+        })
+    }
+
+    fn control(&self, id: &E::Id, control: Control) -> bool {
+        let shard = &self.inner.shards[self.shard_of(id)];
+        match shard.slots.get(id) {
+            Some(slot) => slot.addr.try_send(control).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Asks the live actor of `id` to passivate; false if none is live.
+    pub fn passivate(&self, id: &E::Id) -> bool {
+        self.control(id, Control::Passivate(PassivationReason::Requested))
+    }
+
+    /// Asks the live actor of `id` to throw its state away and reload it from the store.
+    pub fn restart(&self, id: &E::Id) -> bool {
+        self.control(id, Control::Restart)
+    }
+
+    pub fn stats(&self) -> KindStatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    pub fn kind(&self) -> &'static str {
+        E::KIND
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Live actors per shard, in shard order.
+    pub fn live_per_shard(&self) -> Vec<usize> {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.live.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// Sum of all mailbox depths: a cheap sample for a gauge.
+    pub fn mailbox_depth_total(&self) -> usize {
+        self.inner
+            .shards
+            .iter()
+            .flat_map(|s| {
+                s.slots
+                    .iter()
+                    .map(|slot| slot.probe.depth.load(Ordering::Relaxed))
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+
+    /// The live actor of `id`, if any.
+    pub fn view(&self, id: &E::Id) -> Option<ActorView> {
+        let shard = &self.inner.shards[self.shard_of(id)];
+        let now = self.inner.now_ms();
+        shard
+            .slots
+            .get(id)
+            .map(|slot| view_of(id, shard.index, &slot.probe, now))
+    }
+
+    /// The `n` live actors ranked by `key` (for example mailbox depth or commands handled).
+    pub fn top_by(&self, n: usize, key: impl Fn(&ActorView) -> u64) -> Vec<ActorView> {
+        let now = self.inner.now_ms();
+        let mut views: Vec<ActorView> = self
+            .inner
+            .shards
+            .iter()
+            .flat_map(|shard| {
+                shard
+                    .slots
+                    .iter()
+                    .map(|s| view_of(s.key(), shard.index, &s.probe, now))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        views.sort_unstable_by_key(|v| std::cmp::Reverse(key(v)));
+        views.truncate(n);
+        views
+    }
+
+    /// Stops accepting commands, passivates every actor (each finishes and commits what it has
+    /// decided first) and waits up to `timeout` for all of them to stop.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        for shard in self.inner.shards.iter() {
+            for slot in shard.slots.iter() {
+                slot.addr
+                    .do_send(Control::Passivate(PassivationReason::Shutdown));
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.inner.stats.snapshot().alive <= 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+}
+
+fn view_of<Id: std::fmt::Display>(id: &Id, shard: usize, probe: &Probe, now_ms: u64) -> ActorView {
+    ActorView {
+        id: id.to_string(),
+        shard,
+        mailbox_depth: probe.depth.load(Ordering::Relaxed),
+        commands: probe.commands.load(Ordering::Relaxed),
+        restarts: probe.restarts.load(Ordering::Relaxed),
+        idle_ms: now_ms.saturating_sub(probe.last_active_ms.load(Ordering::Relaxed)),
+    }
+}
