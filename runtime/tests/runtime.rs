@@ -1,0 +1,378 @@
+//! Behaviour of the generic runtime with a counter entity over an in-memory store. The store can
+//! be told to delay or fail commits and loads, which is how these tests provoke batching,
+//! commit failures and restarts. Commerce entities are tested against real stores elsewhere.
+
+use futures::future::BoxFuture;
+use runtime::{
+    ActorSystem, Decision, DispatchError, Entity, EntityStore, RuntimeConfig, Sharding, StoreError,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug)]
+struct Counter {
+    value: u64,
+}
+
+#[derive(Debug)]
+enum Cmd {
+    Add(u64),
+    Get,
+    /// Panics inside `decide`: compiled only into this test.
+    Panic,
+    /// Rejected when the value would exceed the limit.
+    AddUpTo {
+        amount: u64,
+        limit: u64,
+    },
+}
+
+impl Entity for Counter {
+    type Id = String;
+    type Command = Cmd;
+    type Reply = u64;
+    type Rejection = &'static str;
+    type Change = u64;
+    const KIND: &'static str = "counter";
+
+    fn decide(&mut self, command: Cmd) -> Decision<Self> {
+        match command {
+            Cmd::Get => Decision::Reply(self.value),
+            Cmd::Add(n) => {
+                self.value += n;
+                Decision::Persist {
+                    reply: self.value,
+                    change: self.value,
+                }
+            }
+            Cmd::AddUpTo { amount, limit } if self.value + amount > limit => {
+                Decision::Reject("limit")
+            }
+            Cmd::AddUpTo { amount, .. } => {
+                self.value += amount;
+                Decision::Persist {
+                    reply: self.value,
+                    change: self.value,
+                }
+            }
+            Cmd::Panic => {
+                // Mutate first so the test can prove the half-applied state is thrown away.
+                self.value += 1_000_000;
+                panic!("panic on purpose");
+            }
+        }
+    }
+
+    fn command_name(command: &Cmd) -> &'static str {
+        match command {
+            Cmd::Add(_) => "add",
+            Cmd::Get => "get",
+            Cmd::Panic => "panic",
+            Cmd::AddUpTo { .. } => "add_up_to",
+        }
+    }
+}
+
+#[derive(Default)]
+struct MemoryStore {
+    values: Mutex<HashMap<String, u64>>,
+    loads: AtomicUsize,
+    commits: AtomicUsize,
+    commit_delay_ms: AtomicU64,
+    load_delay_ms: AtomicU64,
+    fail_next_commit: AtomicBool,
+}
+
+impl EntityStore<Counter> for Arc<MemoryStore> {
+    fn load(&self, id: &String) -> BoxFuture<'static, Result<Counter, StoreError>> {
+        let this = self.clone();
+        let id = id.clone();
+        Box::pin(async move {
+            this.loads.fetch_add(1, Ordering::SeqCst);
+            let delay = this.load_delay_ms.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let value = this
+                .values
+                .lock()
+                .map_err(|_| StoreError::Other("poisoned".into()))?
+                .get(&id)
+                .copied();
+            Ok(Counter {
+                value: value.unwrap_or(0),
+            })
+        })
+    }
+
+    fn commit(&self, id: &String, changes: Vec<u64>) -> BoxFuture<'static, Result<(), StoreError>> {
+        let this = self.clone();
+        let id = id.clone();
+        Box::pin(async move {
+            let delay = this.commit_delay_ms.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            if this.fail_next_commit.swap(false, Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("injected failure".into()));
+            }
+            this.commits.fetch_add(1, Ordering::SeqCst);
+            let last = *changes
+                .last()
+                .ok_or_else(|| StoreError::Other("empty batch".into()))?;
+            this.values
+                .lock()
+                .map_err(|_| StoreError::Other("poisoned".into()))?
+                .insert(id, last);
+            Ok(())
+        })
+    }
+}
+
+fn config() -> RuntimeConfig {
+    RuntimeConfig {
+        shards: 4,
+        arbiters: 2,
+        restart_backoff_min: Duration::from_millis(1),
+        restart_backoff_max: Duration::from_millis(20),
+        ..RuntimeConfig::default()
+    }
+}
+
+fn start(config: RuntimeConfig) -> (ActorSystem, Sharding<Counter>, Arc<MemoryStore>) {
+    let system = ActorSystem::start(config.arbiters).expect("actor system starts");
+    let store = Arc::new(MemoryStore::default());
+    let sharding = Sharding::new(&system, config, Arc::new(store.clone()));
+    (system, sharding, store)
+}
+
+async fn add(
+    sharding: &Sharding<Counter>,
+    id: &str,
+    n: u64,
+) -> Result<Result<u64, &'static str>, DispatchError> {
+    sharding.ask(id.to_string(), Cmd::Add(n)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_commits_are_grouped_into_batches_and_every_caller_answered_after_its_batch() {
+    let (system, sharding, store) = start(config());
+    store.commit_delay_ms.store(30, Ordering::SeqCst);
+    let calls = (0..300).map(|_| add(&sharding, "hot", 1));
+    let answers = futures::future::join_all(calls).await;
+    let mut replies: Vec<u64> = answers
+        .into_iter()
+        .map(|a| a.expect("dispatched").expect("accepted"))
+        .collect();
+    replies.sort_unstable();
+    assert_eq!(
+        replies,
+        (1..=300).collect::<Vec<_>>(),
+        "each command decided once, in order"
+    );
+    assert_eq!(
+        store.values.lock().unwrap()["hot"],
+        300,
+        "everything acknowledged is stored"
+    );
+    let commits = store.commits.load(Ordering::SeqCst);
+    assert!(
+        commits < 30,
+        "300 commands took {commits} commits: not batched"
+    );
+    let stats = sharding.stats();
+    assert_eq!(stats.batch_changes, 300);
+    assert!(stats.batch_changes_max_seen > 1);
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_requests_activate_exactly_one_actor() {
+    let (system, sharding, store) = start(config());
+    let calls = (0..100).map(|_| add(&sharding, "fresh", 1));
+    for answer in futures::future::join_all(calls).await {
+        answer.expect("dispatched").expect("accepted");
+    }
+    assert_eq!(sharding.stats().activations, 1);
+    assert_eq!(store.loads.load(Ordering::SeqCst), 1, "one actor, one load");
+    assert_eq!(store.values.lock().unwrap()["fresh"], 100);
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_answers_actor_failed_and_the_actor_restarts_from_its_persisted_state() {
+    let (system, sharding, _store) = start(config());
+    assert_eq!(add(&sharding, "p", 5).await, Ok(Ok(5)));
+    let failed = sharding.ask("p".to_string(), Cmd::Panic).await;
+    assert!(
+        matches!(failed, Err(DispatchError::ActorFailed(ref m)) if m.contains("on purpose")),
+        "{failed:?}"
+    );
+    // The half-applied +1,000,000 was thrown away: the actor reloaded 5 from the store.
+    assert_eq!(sharding.ask("p".to_string(), Cmd::Get).await, Ok(Ok(5)));
+    assert_eq!(add(&sharding, "p", 1).await, Ok(Ok(6)));
+    let stats = sharding.stats();
+    assert_eq!(stats.failures, 1);
+    assert_eq!(stats.restarts, 1);
+    assert_eq!(stats.activations, 1, "restarted in place, not re-activated");
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_actor_does_not_disturb_other_actors_on_the_same_thread() {
+    let config = RuntimeConfig {
+        shards: 1,
+        arbiters: 1,
+        ..config()
+    };
+    let (system, sharding, _store) = start(config);
+    assert_eq!(add(&sharding, "calm", 1).await, Ok(Ok(1)));
+    let _ = sharding.ask("wild".to_string(), Cmd::Panic).await;
+    assert_eq!(add(&sharding, "calm", 1).await, Ok(Ok(2)));
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_fails_its_callers_and_the_actor_reloads_only_what_committed() {
+    let (system, sharding, store) = start(config());
+    assert_eq!(add(&sharding, "f", 10).await, Ok(Ok(10)));
+    store.fail_next_commit.store(true, Ordering::SeqCst);
+    let failed = add(&sharding, "f", 5).await;
+    assert!(
+        matches!(failed, Err(DispatchError::Unavailable(_))),
+        "{failed:?}"
+    );
+    assert_eq!(
+        sharding.ask("f".to_string(), Cmd::Get).await,
+        Ok(Ok(10)),
+        "nothing unacknowledged lingers"
+    );
+    assert_eq!(add(&sharding, "f", 1).await, Ok(Ok(11)));
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejections_behind_an_uncommitted_batch_wait_for_it() {
+    let (system, sharding, store) = start(config());
+    store.commit_delay_ms.store(50, Ordering::SeqCst);
+    let accepted = sharding.ask(
+        "r".to_string(),
+        Cmd::AddUpTo {
+            amount: 3,
+            limit: 3,
+        },
+    );
+    let rejected = sharding.ask(
+        "r".to_string(),
+        Cmd::AddUpTo {
+            amount: 1,
+            limit: 3,
+        },
+    );
+    let (accepted, rejected) = tokio::join!(accepted, rejected);
+    assert_eq!(accepted, Ok(Ok(3)));
+    assert_eq!(rejected, Ok(Err("limit")));
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mailbox_answers_overloaded_instead_of_queueing() {
+    let config = RuntimeConfig {
+        mailbox_capacity_max: 4,
+        ..config()
+    };
+    let (system, sharding, store) = start(config);
+    // While the actor loads, it reads no mail: the mailbox fills up.
+    store.load_delay_ms.store(200, Ordering::SeqCst);
+    let calls = (0..20).map(|_| add(&sharding, "m", 1));
+    let answers = futures::future::join_all(calls).await;
+    let ok = answers.iter().filter(|a| matches!(a, Ok(Ok(_)))).count();
+    let overloaded = answers
+        .iter()
+        .filter(|a| matches!(a, Err(DispatchError::Overloaded(_))))
+        .count();
+    assert_eq!(ok + overloaded, 20, "{answers:?}");
+    assert!(ok <= 4, "mailbox of 4 accepted {ok}");
+    assert!(overloaded >= 16);
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_actors_passivate_and_come_back_with_their_state() {
+    let config = RuntimeConfig {
+        passivation_idle: Duration::from_millis(50),
+        passivation_check_interval: Duration::from_millis(10),
+        ..config()
+    };
+    let (system, sharding, _store) = start(config);
+    assert_eq!(add(&sharding, "idle", 7).await, Ok(Ok(7)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = sharding.stats();
+    assert_eq!(stats.passivations_idle, 1);
+    assert_eq!(stats.alive, 0);
+    assert_eq!(add(&sharding, "idle", 1).await, Ok(Ok(8)));
+    assert_eq!(sharding.stats().activations, 2);
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_actor_bound_evicts_the_least_recently_used() {
+    let config = RuntimeConfig {
+        shards: 1,
+        live_actors_per_shard_max: 10,
+        ..config()
+    };
+    let (system, sharding, _store) = start(config);
+    for i in 0..30 {
+        add(&sharding, &format!("a{i}"), 1)
+            .await
+            .expect("dispatched")
+            .expect("accepted");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stats = sharding.stats();
+    assert!(stats.passivations_evicted >= 15, "{stats:?}");
+    assert!(stats.alive <= 12, "{stats:?}");
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_too_often_quarantines_the_actor() {
+    let config = RuntimeConfig {
+        restart_intensity_max: 2,
+        ..config()
+    };
+    let (system, sharding, _store) = start(config);
+    for _ in 0..3 {
+        let answer = sharding.ask("q".to_string(), Cmd::Panic).await;
+        assert!(
+            matches!(answer, Err(DispatchError::ActorFailed(_))),
+            "{answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let answer = add(&sharding, "q", 1).await;
+    assert!(
+        matches!(answer, Err(DispatchError::Unavailable(_))),
+        "{answer:?}"
+    );
+    assert_eq!(add(&sharding, "other", 1).await, Ok(Ok(1)));
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_commits_what_was_decided_before_stopping() {
+    let (system, sharding, store) = start(config());
+    store.commit_delay_ms.store(50, Ordering::SeqCst);
+    let pending = tokio::spawn({
+        let sharding = sharding.clone();
+        async move { add(&sharding, "s", 4).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(sharding.shutdown(Duration::from_secs(2)).await);
+    assert_eq!(pending.await.expect("task"), Ok(Ok(4)));
+    assert_eq!(store.values.lock().unwrap()["s"], 4);
+    assert_eq!(
+        add(&sharding, "s", 1).await,
+        Err(DispatchError::ShuttingDown)
+    );
+    system.shutdown();
+}
