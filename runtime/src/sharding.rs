@@ -296,7 +296,7 @@ impl<E: Entity> Sharding<E> {
         if live < max {
             return Ok(());
         }
-        if live >= max + max / 10 + 1 {
+        if live > max + max / 10 {
             self.inner.stats.overloaded();
             return Err(DispatchError::Overloaded(
                 "too many live actors in this shard",
