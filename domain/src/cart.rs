@@ -239,15 +239,17 @@ impl Cart {
         Ok(cart)
     }
 
-    /// The stored form, or `None` while the cart does not exist.
-    pub fn snapshot(&self) -> Option<CartSnapshot> {
-        self.exists.then(|| CartSnapshot {
+    /// The stored form. Only existing carts are stored, so callers snapshot
+    /// after an accepted command; `restore` marks the cart as existing.
+    pub fn snapshot(&self) -> CartSnapshot {
+        debug_assert!(self.exists, "snapshot of a cart that was never created");
+        CartSnapshot {
             id: self.id,
             customer: self.customer,
             lines: self.lines.clone(),
             status: self.status,
             version: self.version,
-        })
+        }
     }
 
     pub fn id(&self) -> CartId {

@@ -152,8 +152,22 @@ impl Product {
         }
     }
 
+    /// The stored form of a defined product.
+    ///
+    /// # Panics
+    ///
+    /// If the product is not defined. Every accepted command leaves it
+    /// defined, so callers that snapshot after `handle` succeeded never
+    /// panic; anything else is a programmer error.
+    pub fn snapshot(&self) -> ProductSnapshot {
+        match self.try_snapshot() {
+            Some(snapshot) => snapshot,
+            None => panic!("snapshot of product {} that was never defined", self.sku),
+        }
+    }
+
     /// The stored form, or `None` while the product is not defined.
-    pub fn snapshot(&self) -> Option<ProductSnapshot> {
+    pub fn try_snapshot(&self) -> Option<ProductSnapshot> {
         Some(ProductSnapshot {
             sku: self.sku.clone(),
             name: self.name.clone()?,
@@ -276,7 +290,7 @@ mod tests {
             (product.name(), product.price(), product.version()),
             (None, None, 0)
         );
-        assert_eq!(product.snapshot(), None);
+        assert_eq!(product.try_snapshot(), None);
     }
 
     #[test]
@@ -322,8 +336,7 @@ mod tests {
     #[test]
     fn snapshot_round_trips() {
         let product = given(&[defined("Mug", 900, true)]);
-        let snapshot = product.snapshot().expect("defined");
-        assert_eq!(Product::restore(snapshot), product);
+        assert_eq!(Product::restore(product.snapshot()), product);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod ids;
 pub mod inventory;
 pub mod limits;
 pub mod money;
+pub mod order;
 pub mod time;
 
 pub use cart::{Cart, CartLine, CartSnapshot, CartStatus};
@@ -41,4 +42,8 @@ pub use ids::{
 };
 pub use inventory::{InventorySku, InventorySnapshot, Reservation, ReservationStatus};
 pub use money::{Currency, Money, MoneyError};
+pub use order::{
+    AddressError, CountryCode, FailureReason, Order, OrderLine, OrderSnapshot, OrderStatus,
+    Payment, PaymentStatus, ShippingAddress,
+};
 pub use time::Timestamp;
