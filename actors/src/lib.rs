@@ -1,1 +1,22 @@
+//! Commerce on the runtime: the domain aggregates hosted as actors, the checkout saga, and the
+//! ports (store, payment, shipping, clock) the application needs from the world.
+//!
+//! Layout:
+//! - [`ports`]: traits the adapters implement, and the data crossing them.
+//! - [`hosted`]: one generic runtime entity over any domain aggregate.
+//! - [`aggregates`]: what is specific to each aggregate (views, changes, store calls).
+//! - [`saga`]: the checkout saga and its compensation.
+//! - [`app`]: the use-case facade the HTTP edge calls, and background work.
+//! - [`sandbox`]: payment and shipping adapters in provider test mode.
 
+pub mod aggregates;
+pub mod app;
+pub mod error;
+pub mod hosted;
+pub mod ports;
+pub mod saga;
+pub mod sandbox;
+
+pub use aggregates::{InventoryCommand, InventoryView};
+pub use app::{Commerce, CommerceConfig, Ports};
+pub use error::AppError;

@@ -1,0 +1,457 @@
+//! The application facade: the use cases the HTTP edge calls. It owns one sharding per aggregate
+//! kind and the ports, and runs the background work (saga recovery, reservation expiry).
+
+use crate::aggregates::{InventoryCommand, InventoryView};
+use crate::error::AppError;
+use crate::hosted::{Aggregate, Ask, Hosted, HostedStore};
+use crate::ports::{Clock, PaymentGateway, ShippingGateway, Store};
+use crate::saga::{self, CheckoutPlan};
+use domain::order::{OrderLine, ShippingAddress};
+use domain::{cart, catalog, inventory, order};
+use domain::{
+    Cart, CartId, CustomerId, InventorySku, Money, Order, OrderId, Product, ProductName, Quantity,
+    SkuCode,
+};
+use runtime::{ActorSystem, KindStatsSnapshot, RuntimeConfig, Sharding};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Timings of the use cases.
+#[derive(Clone, Debug)]
+pub struct CommerceConfig {
+    /// How long a checkout's reservation holds stock before it expires and the stock returns.
+    pub reservation_ttl: Duration,
+    /// How long the payment provider may take before the attempt counts as failed.
+    pub payment_timeout: Duration,
+    /// How often overdue reservations are swept.
+    pub expiry_sweep_interval: Duration,
+    /// A saga untouched this long is considered stuck and resumed by the recovery loop.
+    pub saga_stuck_after: Duration,
+    /// How often the recovery loop looks for stuck sagas.
+    pub recovery_interval: Duration,
+    /// Upper bound of sagas or SKUs handled per background pass.
+    pub background_batch_max: u32,
+}
+
+impl Default for CommerceConfig {
+    fn default() -> Self {
+        CommerceConfig {
+            reservation_ttl: Duration::from_secs(15 * 60),
+            payment_timeout: Duration::from_secs(2),
+            expiry_sweep_interval: Duration::from_secs(5),
+            saga_stuck_after: Duration::from_secs(60),
+            recovery_interval: Duration::from_secs(10),
+            background_batch_max: 100,
+        }
+    }
+}
+
+/// The ports the facade is wired with.
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub payments: Arc<dyn PaymentGateway>,
+    pub shipping: Arc<dyn ShippingGateway>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub struct Inner {
+    pub(crate) products: Sharding<Hosted<Product>>,
+    pub(crate) stock: Sharding<Hosted<InventorySku>>,
+    pub(crate) carts: Sharding<Hosted<Cart>>,
+    pub(crate) orders: Sharding<Hosted<Order>>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) payments: Arc<dyn PaymentGateway>,
+    pub(crate) shipping: Arc<dyn ShippingGateway>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: CommerceConfig,
+}
+
+/// The use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct Commerce {
+    inner: Arc<Inner>,
+}
+
+fn sharding<A: Aggregate>(
+    system: &ActorSystem,
+    config: &RuntimeConfig,
+    ports: &Ports,
+) -> Sharding<Hosted<A>> {
+    let store = Arc::new(HostedStore::<A>::new(
+        ports.store.clone(),
+        ports.clock.clone(),
+    ));
+    Sharding::new(system, config.clone(), store)
+}
+
+async fn ask<A: Aggregate>(
+    sharding: &Sharding<Hosted<A>>,
+    id: A::Id,
+    ask: Ask<A>,
+    rejected: impl FnOnce(A::Error) -> AppError,
+) -> Result<A::View, AppError> {
+    sharding.ask(id, ask).await?.map_err(rejected)
+}
+
+impl Inner {
+    pub(crate) async fn order(
+        &self,
+        id: OrderId,
+        command: order::Command,
+    ) -> Result<Order, AppError> {
+        ask(&self.orders, id, Ask::Execute(command), AppError::Order).await
+    }
+
+    pub(crate) async fn load_order(&self, id: OrderId) -> Result<Option<Order>, AppError> {
+        let order = ask(&self.orders, id, Ask::Get, AppError::Order).await?;
+        Ok(order.exists().then_some(order))
+    }
+
+    pub(crate) async fn get_order(&self, id: OrderId) -> Result<Order, AppError> {
+        self.load_order(id).await?.ok_or(AppError::OrderNotFound)
+    }
+
+    pub(crate) async fn cart(&self, id: CartId, command: cart::Command) -> Result<Cart, AppError> {
+        ask(&self.carts, id, Ask::Execute(command), AppError::Cart).await
+    }
+
+    pub(crate) async fn inventory(
+        &self,
+        sku: SkuCode,
+        command: InventoryCommand,
+    ) -> Result<InventoryView, AppError> {
+        ask(&self.stock, sku, Ask::Execute(command), AppError::Inventory).await
+    }
+
+    async fn product_for_sale(&self, sku: &SkuCode) -> Result<(Product, Money), AppError> {
+        let product = ask(&self.products, sku.clone(), Ask::Get, |_| {
+            AppError::ProductNotFound(sku.clone())
+        })
+        .await?;
+        match (product.exists(), product.price()) {
+            (true, Some(price)) if product.active() => Ok((product, price)),
+            (true, Some(_)) => Err(AppError::ProductInactive(sku.clone())),
+            _ => Err(AppError::ProductNotFound(sku.clone())),
+        }
+    }
+}
+
+impl Commerce {
+    pub fn new(
+        system: &ActorSystem,
+        runtime: &RuntimeConfig,
+        config: CommerceConfig,
+        ports: Ports,
+    ) -> Commerce {
+        let inner = Inner {
+            products: sharding(system, runtime, &ports),
+            stock: sharding(system, runtime, &ports),
+            carts: sharding(system, runtime, &ports),
+            orders: sharding(system, runtime, &ports),
+            store: ports.store,
+            payments: ports.payments,
+            shipping: ports.shipping,
+            clock: ports.clock,
+            config,
+        };
+        Commerce {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn now(&self) -> domain::Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Whether the store answers.
+    pub async fn ready(&self) -> Result<(), AppError> {
+        Ok(self.inner.store.ping().await?)
+    }
+
+    pub async fn define_product(
+        &self,
+        sku: SkuCode,
+        name: ProductName,
+        price: Money,
+        active: bool,
+    ) -> Result<Product, AppError> {
+        let define = catalog::Command::Define {
+            name,
+            price,
+            active,
+        };
+        ask(
+            &self.inner.products,
+            sku.clone(),
+            Ask::Execute(define),
+            |_| AppError::ProductNotFound(sku.clone()),
+        )
+        .await
+    }
+
+    pub async fn product(&self, sku: SkuCode) -> Result<Product, AppError> {
+        let product = ask(&self.inner.products, sku.clone(), Ask::Get, |_| {
+            AppError::ProductNotFound(sku.clone())
+        })
+        .await?;
+        if product.exists() {
+            Ok(product)
+        } else {
+            Err(AppError::ProductNotFound(sku))
+        }
+    }
+
+    pub async fn restock(
+        &self,
+        sku: SkuCode,
+        quantity: Quantity,
+    ) -> Result<InventoryView, AppError> {
+        self.product(sku.clone()).await?;
+        let restock = InventoryCommand::Domain(inventory::Command::Restock { quantity });
+        self.inner.inventory(sku, restock).await
+    }
+
+    pub async fn stock(&self, sku: SkuCode) -> Result<InventoryView, AppError> {
+        self.product(sku.clone()).await?;
+        ask(&self.inner.stock, sku, Ask::Get, AppError::Inventory).await
+    }
+
+    pub async fn create_cart(&self, customer: Option<CustomerId>) -> Result<Cart, AppError> {
+        let id = CartId::from_u128(uuid::Uuid::new_v4().as_u128());
+        self.inner
+            .cart(id, cart::Command::Create { customer })
+            .await
+    }
+
+    pub async fn cart(&self, id: CartId) -> Result<Cart, AppError> {
+        let cart = ask(&self.inner.carts, id, Ask::Get, AppError::Cart).await?;
+        if cart.exists() {
+            Ok(cart)
+        } else {
+            Err(AppError::CartNotFound)
+        }
+    }
+
+    pub async fn add_item(
+        &self,
+        id: CartId,
+        sku: SkuCode,
+        quantity: Quantity,
+    ) -> Result<Cart, AppError> {
+        self.cart(id).await?;
+        let (_, unit_price) = self.inner.product_for_sale(&sku).await?;
+        self.cart_command(
+            id,
+            cart::Command::AddItem {
+                sku,
+                quantity,
+                unit_price,
+            },
+        )
+        .await
+    }
+
+    pub async fn set_quantity(
+        &self,
+        id: CartId,
+        sku: SkuCode,
+        quantity: u32,
+    ) -> Result<Cart, AppError> {
+        self.cart_command(id, cart::Command::SetQuantity { sku, quantity })
+            .await
+    }
+
+    pub async fn remove_item(&self, id: CartId, sku: SkuCode) -> Result<Cart, AppError> {
+        self.cart_command(id, cart::Command::RemoveItem { sku })
+            .await
+    }
+
+    async fn cart_command(&self, id: CartId, command: cart::Command) -> Result<Cart, AppError> {
+        match self.inner.cart(id, command).await {
+            Err(AppError::Cart(cart::Error::NotFound)) => Err(AppError::CartNotFound),
+            other => other,
+        }
+    }
+
+    /// Checks out a cart as order `order_id`. Returns the order in its final state: confirmed
+    /// with fulfillment requested, or failed with the reason (out of stock, payment declined...).
+    pub async fn checkout(
+        &self,
+        cart_id: CartId,
+        order_id: OrderId,
+        payment_token: String,
+        shipping_address: ShippingAddress,
+    ) -> Result<Order, AppError> {
+        let cart = self
+            .cart_command(cart_id, cart::Command::BeginCheckout { order_id })
+            .await?;
+        let lines = cart
+            .lines()
+            .iter()
+            .map(|l| OrderLine::new(l.sku().clone(), l.quantity(), l.unit_price()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(AppError::Money)?;
+        let plan = CheckoutPlan {
+            order_id,
+            cart_id: Some(cart_id),
+            customer: cart.customer(),
+            lines,
+            shipping_address,
+            payment_token,
+        };
+        saga::start(&self.inner, plan).await
+    }
+
+    /// Places an order directly from SKUs and quantities (the flash-sale "buy now" button),
+    /// through the same saga as a cart checkout.
+    pub async fn buy_now(
+        &self,
+        order_id: OrderId,
+        customer: Option<CustomerId>,
+        items: Vec<(SkuCode, Quantity)>,
+        payment_token: String,
+        shipping_address: ShippingAddress,
+    ) -> Result<Order, AppError> {
+        let mut lines = Vec::with_capacity(items.len());
+        for (sku, quantity) in items {
+            let (_, price) = self.inner.product_for_sale(&sku).await?;
+            lines.push(OrderLine::new(sku, quantity, price).map_err(AppError::Money)?);
+        }
+        let plan = CheckoutPlan {
+            order_id,
+            cart_id: None,
+            customer,
+            lines,
+            shipping_address,
+            payment_token,
+        };
+        saga::start(&self.inner, plan).await
+    }
+
+    pub async fn order(&self, id: OrderId) -> Result<Order, AppError> {
+        self.inner.get_order(id).await
+    }
+
+    /// Cancels an order that has not shipped: the stock goes back and the payment is voided.
+    /// The saga record moves to compensating first, so a crash midway is finished by recovery.
+    pub async fn cancel_order(&self, id: OrderId) -> Result<Order, AppError> {
+        let order = match self.inner.order(id, order::Command::Cancel).await {
+            Err(AppError::Order(order::Error::NotFound)) => return Err(AppError::OrderNotFound),
+            other => other?,
+        };
+        if let Some(mut record) = self.inner.store.load_saga(id).await? {
+            if record.step.is_terminal() || record.step == crate::ports::SagaStep::Compensating {
+                record.step = crate::ports::SagaStep::Compensating;
+                record
+                    .failure_reason
+                    .get_or_insert_with(|| "cancelled".to_string());
+                record.updated_at = self.inner.clock.now();
+                self.inner.store.save_saga(&record).await?;
+            }
+        }
+        saga::release_stock(&self.inner, &order).await?;
+        saga::void_payment(&self.inner, &order).await?;
+        if let Some(mut record) = self.inner.store.load_saga(id).await? {
+            if record.step == crate::ports::SagaStep::Compensating {
+                record.step = crate::ports::SagaStep::Failed;
+                record.updated_at = self.inner.clock.now();
+                self.inner.store.save_saga(&record).await?;
+            }
+        }
+        self.inner.get_order(id).await
+    }
+
+    /// Resumes or compensates sagas untouched for `older_than`. At start-up `older_than` is zero:
+    /// every saga in flight belonged to the previous process.
+    pub async fn recover_sagas(&self, older_than: Duration) -> Result<usize, AppError> {
+        let cutoff = self
+            .inner
+            .clock
+            .now()
+            .plus_ms(-(older_than.as_millis() as i64));
+        let records = self
+            .inner
+            .store
+            .sagas_in_flight(self.inner.config.background_batch_max)
+            .await?;
+        let mut recovered = 0;
+        for record in records.into_iter().filter(|r| r.updated_at <= cutoff) {
+            let order_id = record.order_id;
+            match saga::recover(&self.inner, record).await {
+                Ok(order) => {
+                    recovered += 1;
+                    tracing::info!(%order_id, status = order.status().as_str(), "saga recovered");
+                }
+                Err(e) => tracing::warn!(%order_id, error = %e, "saga recovery failed; will retry"),
+            }
+        }
+        Ok(recovered)
+    }
+
+    /// Expires overdue reservations, returning their stock.
+    pub async fn expire_reservations(&self) -> Result<usize, AppError> {
+        let now = self.inner.clock.now();
+        let skus = self
+            .inner
+            .store
+            .skus_with_expired_reservations(now, self.inner.config.background_batch_max)
+            .await?;
+        let count = skus.len();
+        for sku in skus {
+            self.inner
+                .inventory(sku, InventoryCommand::ExpireDue)
+                .await?;
+        }
+        Ok(count)
+    }
+
+    /// Runs saga recovery and reservation expiry until `stop` turns true.
+    pub fn spawn_background(&self, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut expiry = tokio::time::interval(this.inner.config.expiry_sweep_interval);
+            let mut recovery = tokio::time::interval(this.inner.config.recovery_interval);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = expiry.tick() => {
+                        if let Err(e) = this.expire_reservations().await {
+                            tracing::warn!(error = %e, "reservation expiry pass failed");
+                        }
+                    }
+                    _ = recovery.tick() => {
+                        if let Err(e) = this.recover_sagas(this.inner.config.saga_stuck_after).await {
+                            tracing::warn!(error = %e, "saga recovery pass failed");
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Runtime counters per entity kind.
+    pub fn actor_stats(&self) -> Vec<(&'static str, KindStatsSnapshot)> {
+        vec![
+            (self.inner.products.kind(), self.inner.products.stats()),
+            (self.inner.stock.kind(), self.inner.stock.stats()),
+            (self.inner.carts.kind(), self.inner.carts.stats()),
+            (self.inner.orders.kind(), self.inner.orders.stats()),
+        ]
+    }
+
+    /// Passivates every actor after letting it commit what it decided.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        let (a, b, c, d) = tokio::join!(
+            self.inner.products.shutdown(timeout),
+            self.inner.stock.shutdown(timeout),
+            self.inner.carts.shutdown(timeout),
+            self.inner.orders.shutdown(timeout),
+        );
+        a && b && c && d
+    }
+}

@@ -1,0 +1,260 @@
+//! The ports the application needs from the world, as traits, plus the plain data that crosses
+//! them. Adapters (the `persistence` crate, the sandbox gateways) implement them; `bootstrap`
+//! wires them. Everything here speaks domain types; rows and JSON live in the adapters.
+
+use async_trait::async_trait;
+use domain::cart::{self, CartSnapshot};
+use domain::catalog::{self, ProductSnapshot};
+use domain::inventory::{self, Reservation};
+use domain::order::{self, OrderSnapshot};
+use domain::{
+    Cart, CartId, InventorySku, Money, Order, OrderId, PaymentId, Product, ShipmentId, SkuCode,
+    Timestamp,
+};
+pub use runtime::StoreError;
+
+/// One event as it is committed to the outbox: its identity, its place in the aggregate's
+/// sequence, and when it was decided.
+#[derive(Clone, Debug)]
+pub struct Recorded<E> {
+    /// Globally unique (a UUID); the outbox row's id and, later, the Kafka message id.
+    pub event_id: u128,
+    /// The aggregate's version after this event: 1, 2, 3... with no gaps per aggregate.
+    pub sequence: u64,
+    pub occurred_at: Timestamp,
+    pub event: E,
+}
+
+/// The effect of one accepted product command.
+#[derive(Clone, Debug)]
+pub struct ProductChange {
+    pub expected_version: u64,
+    pub product: ProductSnapshot,
+    pub events: Vec<Recorded<catalog::Event>>,
+}
+
+/// The inventory row's counters after a change; the reservations travel separately because a
+/// hot SKU holds many and a change touches one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InventoryCounters {
+    pub on_hand: u64,
+    pub reserved: u64,
+    pub sold: u64,
+    pub version: u64,
+}
+
+/// The effect of one accepted inventory command.
+#[derive(Clone, Debug)]
+pub struct InventoryChange {
+    pub sku: SkuCode,
+    pub expected_version: u64,
+    pub counters: InventoryCounters,
+    /// The reservations this change created or moved, in their state after it.
+    pub reservations: Vec<Reservation>,
+    pub events: Vec<Recorded<inventory::Event>>,
+}
+
+/// The effect of one accepted cart command.
+#[derive(Clone, Debug)]
+pub struct CartChange {
+    pub expected_version: u64,
+    pub cart: CartSnapshot,
+    pub events: Vec<Recorded<cart::Event>>,
+}
+
+/// The effect of one accepted order command (payments included: they are part of the order).
+#[derive(Clone, Debug)]
+pub struct OrderChange {
+    pub expected_version: u64,
+    pub order: OrderSnapshot,
+    pub events: Vec<Recorded<order::Event>>,
+}
+
+/// Where the checkout saga of one order stands. Persisted before each next step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SagaStep {
+    /// Order placed; reserving stock next.
+    Started,
+    /// All lines reserved; authorizing payment next.
+    Reserved,
+    /// Payment authorized; confirming the order and committing stock next.
+    Authorized,
+    /// Order confirmed; requesting shipment next.
+    Confirmed,
+    /// Shipment requested: the saga is done.
+    Completed,
+    /// Releasing reservations and failing the order after a failed step.
+    Compensating,
+    /// Compensation done: the order is failed and its stock released.
+    Failed,
+}
+
+impl SagaStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SagaStep::Started => "started",
+            SagaStep::Reserved => "reserved",
+            SagaStep::Authorized => "authorized",
+            SagaStep::Confirmed => "confirmed",
+            SagaStep::Completed => "completed",
+            SagaStep::Compensating => "compensating",
+            SagaStep::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SagaStep> {
+        [
+            SagaStep::Started,
+            SagaStep::Reserved,
+            SagaStep::Authorized,
+            SagaStep::Confirmed,
+            SagaStep::Completed,
+            SagaStep::Compensating,
+            SagaStep::Failed,
+        ]
+        .into_iter()
+        .find(|step| step.as_str() == s)
+    }
+
+    /// Whether the saga has nothing left to do.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, SagaStep::Completed | SagaStep::Failed)
+    }
+}
+
+/// The persisted state of one checkout saga.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SagaRecord {
+    pub order_id: OrderId,
+    pub cart_id: Option<CartId>,
+    pub step: SagaStep,
+    /// The payment method token the shopper gave; a provider token, never card data.
+    pub payment_token: String,
+    /// Why it failed, when compensating or failed (`domain::order::FailureReason::as_str`).
+    pub failure_reason: Option<String>,
+    pub started_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The result of claiming an idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// New key: the caller owns it and must complete or release it.
+    Claimed,
+    /// Seen before with the same request, and answered: replay this response.
+    Completed { status: u16, body: Vec<u8> },
+    /// Seen before with the same request, still being processed (for this order).
+    InProgress { order_id: OrderId },
+    /// Seen before with a different request.
+    Mismatch,
+}
+
+/// Persistence of all aggregates, sagas and idempotency keys. Every `commit_*` writes the state,
+/// the version check and the outbox rows of all its changes in one transaction; a version that
+/// is not `expected_version` of the first change fails the whole call with `StoreError::Conflict`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the store answers at all (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn load_product(&self, sku: &SkuCode) -> Result<Product, StoreError>;
+    async fn commit_product(&self, changes: Vec<ProductChange>) -> Result<(), StoreError>;
+
+    async fn load_inventory(&self, sku: &SkuCode) -> Result<InventorySku, StoreError>;
+    async fn commit_inventory(&self, changes: Vec<InventoryChange>) -> Result<(), StoreError>;
+    /// SKUs that have Held reservations expiring at or before `now`, at most `limit`.
+    async fn skus_with_expired_reservations(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<SkuCode>, StoreError>;
+
+    async fn load_cart(&self, id: CartId) -> Result<Cart, StoreError>;
+    async fn commit_cart(&self, changes: Vec<CartChange>) -> Result<(), StoreError>;
+
+    async fn load_order(&self, id: OrderId) -> Result<Order, StoreError>;
+    async fn commit_order(&self, changes: Vec<OrderChange>) -> Result<(), StoreError>;
+
+    /// Inserts or updates the saga of `record.order_id`.
+    async fn save_saga(&self, record: &SagaRecord) -> Result<(), StoreError>;
+    async fn load_saga(&self, order_id: OrderId) -> Result<Option<SagaRecord>, StoreError>;
+    /// Sagas not in a terminal step, oldest first, at most `limit`.
+    async fn sagas_in_flight(&self, limit: u32) -> Result<Vec<SagaRecord>, StoreError>;
+
+    /// Claims `key` in `scope` for a request whose canonical body hashes to `request_hash`.
+    async fn claim_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        order_id: OrderId,
+        now: Timestamp,
+    ) -> Result<IdempotencyClaim, StoreError>;
+    /// Records the response of a claimed key so retries replay it.
+    async fn complete_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError>;
+    /// Forgets a claimed key whose request failed without effect, so a retry may run again.
+    async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError>;
+}
+
+/// A payment provider's answer to an authorization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Authorization {
+    Approved { payment_id: PaymentId },
+    Declined { reason: String },
+}
+
+/// Why a gateway call produced no answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("the provider did not answer in time")]
+    Timeout,
+    #[error("the provider failed: {0}")]
+    Failed(String),
+}
+
+/// A payment provider. Calls are idempotent by `order_id`: retrying an authorization for the same
+/// order returns the first answer and never charges twice.
+#[async_trait]
+pub trait PaymentGateway: Send + Sync + 'static {
+    async fn authorize(
+        &self,
+        order_id: OrderId,
+        amount: Money,
+        token: &str,
+    ) -> Result<Authorization, GatewayError>;
+    async fn void(&self, order_id: OrderId, payment_id: PaymentId) -> Result<(), GatewayError>;
+}
+
+/// A shipping provider. Idempotent by `order_id`: one shipment per order however often asked.
+#[async_trait]
+pub trait ShippingGateway: Send + Sync + 'static {
+    async fn request_shipment(
+        &self,
+        order_id: OrderId,
+        order: &Order,
+    ) -> Result<ShipmentId, GatewayError>;
+}
+
+/// The wall clock, as a port so tests can control time.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Timestamp::from_unix_ms(ms)
+    }
+}
