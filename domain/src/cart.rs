@@ -341,12 +341,15 @@ impl Cart {
     fn set_quantity(&self, sku: &SkuCode, quantity: u32) -> Result<Vec<Event>, Error> {
         self.ensure_open()?;
         let line = self.line(sku).ok_or(Error::LineNotFound)?;
-        let Ok(quantity) = Quantity::new(quantity) else {
-            // Only zero fails here, since larger values are checked below
-            // against a limit far under `Quantity::MAX`.
+        if quantity == 0 {
             return Ok(vec![Event::ItemRemoved { sku: sku.clone() }]);
-        };
-        ensure_line_quantity(quantity.get())?;
+        }
+        ensure_line_quantity(quantity)?;
+        // Zero and values above the line limit are handled above, and the
+        // limit is far below `Quantity::MAX`, so this cannot fail.
+        let quantity = Quantity::new(quantity).map_err(|_| Error::LineQuantityExceeded {
+            max: CART_LINE_QUANTITY_MAX,
+        })?;
         if line.quantity == quantity {
             return Ok(vec![]);
         }
@@ -543,4 +546,501 @@ fn lines_total(lines: &[CartLine]) -> Result<Option<Money>, MoneyError> {
         });
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    const ORDER: OrderId = OrderId::from_u128(7);
+    const OTHER_ORDER: OrderId = OrderId::from_u128(8);
+    const ALICE: CustomerId = CustomerId::from_u128(1);
+    const BOB: CustomerId = CustomerId::from_u128(2);
+
+    fn sku(s: &str) -> SkuCode {
+        SkuCode::parse(s).expect("valid sku")
+    }
+
+    fn q(v: u32) -> Quantity {
+        Quantity::new(v).expect("valid quantity")
+    }
+
+    fn usd(amount_minor: i64) -> Money {
+        Money::new(amount_minor, Currency::USD).expect("valid money")
+    }
+
+    fn created() -> Event {
+        Event::Created {
+            customer: Some(ALICE),
+        }
+    }
+
+    fn added(s: &str, quantity: u32, price: i64) -> Event {
+        Event::ItemAdded {
+            sku: sku(s),
+            quantity: q(quantity),
+            unit_price: usd(price),
+        }
+    }
+
+    fn add(s: &str, quantity: u32, unit_price: Money) -> Command {
+        Command::AddItem {
+            sku: sku(s),
+            quantity: q(quantity),
+            unit_price,
+        }
+    }
+
+    fn set(s: &str, quantity: u32) -> Command {
+        Command::SetQuantity {
+            sku: sku(s),
+            quantity,
+        }
+    }
+
+    fn given(events: &[Event]) -> Cart {
+        let mut cart = Cart::new(CartId::from_u128(42));
+        for event in events {
+            cart.apply(event);
+        }
+        cart
+    }
+
+    fn when(events: &[Event], cmd: Command) -> Result<Vec<Event>, Error> {
+        given(events).handle(&cmd)
+    }
+
+    fn then(result: Result<Vec<Event>, Error>, expected: Vec<Event>) {
+        assert_eq!(result, Ok(expected));
+    }
+
+    fn then_error(result: Result<Vec<Event>, Error>, expected: Error) {
+        assert_eq!(result, Err(expected));
+    }
+
+    /// A cart with one line, checking out into `ORDER`.
+    fn checking_out() -> Vec<Event> {
+        vec![
+            created(),
+            added("A", 1, 100),
+            Event::CheckoutStarted { order_id: ORDER },
+        ]
+    }
+
+    fn checked_out() -> Vec<Event> {
+        let mut history = checking_out();
+        history.push(Event::CheckedOut { order_id: ORDER });
+        history
+    }
+
+    /// A cart holding `CART_LINES_MAX` distinct SKUs.
+    fn full_cart() -> Vec<Event> {
+        let mut history = vec![created()];
+        history.extend((0..CART_LINES_MAX).map(|i| added(&format!("S{i}"), 1, 1)));
+        history
+    }
+
+    #[test]
+    fn every_command_but_create_needs_an_existing_cart() {
+        let commands = [
+            add("A", 1, usd(1)),
+            set("A", 1),
+            Command::RemoveItem { sku: sku("A") },
+            Command::BeginCheckout { order_id: ORDER },
+            Command::CompleteCheckout { order_id: ORDER },
+            Command::AbortCheckout { order_id: ORDER },
+        ];
+        for cmd in commands {
+            then_error(when(&[], cmd), Error::NotFound);
+        }
+    }
+
+    #[test]
+    fn create_emits_created() {
+        let cmd = Command::Create {
+            customer: Some(ALICE),
+        };
+        then(when(&[], cmd), vec![created()]);
+        let cart = given(&[created()]);
+        assert!(cart.exists());
+        assert_eq!(cart.customer(), Some(ALICE));
+        assert_eq!((cart.status(), cart.version()), (CartStatus::Open, 1));
+        assert_eq!(cart.total(), Ok(None));
+    }
+
+    #[test]
+    fn create_again_for_the_same_customer_is_idempotent() {
+        let cmd = Command::Create {
+            customer: Some(ALICE),
+        };
+        then(when(&[created()], cmd), vec![]);
+    }
+
+    #[test]
+    fn create_again_for_another_customer_is_rejected() {
+        for customer in [Some(BOB), None] {
+            then_error(
+                when(&[created()], Command::Create { customer }),
+                Error::AlreadyExists,
+            );
+        }
+    }
+
+    #[test]
+    fn add_item_adds_a_line() {
+        then(
+            when(&[created()], add("A", 2, usd(150))),
+            vec![added("A", 2, 150)],
+        );
+        let cart = given(&[created(), added("A", 2, 150), added("B", 1, 99)]);
+        assert_eq!(cart.lines().len(), 2);
+        assert_eq!(cart.total(), Ok(Some(usd(399))));
+    }
+
+    #[test]
+    fn add_existing_sku_sums_quantity_and_keeps_first_price() {
+        then(
+            when(&[created(), added("A", 2, 150)], add("A", 3, usd(999))),
+            vec![added("A", 3, 999)],
+        );
+        let cart = given(&[created(), added("A", 2, 150), added("A", 3, 999)]);
+        assert_eq!(cart.lines().len(), 1);
+        let line = &cart.lines()[0];
+        assert_eq!((line.sku(), line.quantity()), (&sku("A"), q(5)));
+        assert_eq!(line.unit_price(), usd(150));
+        assert_eq!(line.line_total(), Ok(usd(750)));
+    }
+
+    #[test]
+    fn add_item_when_not_open_is_rejected() {
+        then_error(
+            given(&checking_out()).handle(&add("B", 1, usd(1))),
+            Error::NotOpen {
+                status: "checking_out",
+            },
+        );
+        then_error(
+            given(&checked_out()).handle(&add("B", 1, usd(1))),
+            Error::NotOpen {
+                status: "checked_out",
+            },
+        );
+    }
+
+    #[test]
+    fn add_beyond_line_limit_is_rejected() {
+        then_error(
+            when(&full_cart(), add("NEW", 1, usd(1))),
+            Error::TooManyLines {
+                max: CART_LINES_MAX,
+            },
+        );
+        // An existing SKU adds no line, so a full cart still accepts it.
+        then(
+            when(&full_cart(), add("S0", 1, usd(1))),
+            vec![added("S0", 1, 1)],
+        );
+    }
+
+    #[test]
+    fn add_beyond_line_quantity_limit_is_rejected() {
+        let exceeded = Error::LineQuantityExceeded {
+            max: CART_LINE_QUANTITY_MAX,
+        };
+        then_error(
+            when(&[created()], add("A", CART_LINE_QUANTITY_MAX + 1, usd(1))),
+            exceeded,
+        );
+        let history = [created(), added("A", CART_LINE_QUANTITY_MAX, 1)];
+        then_error(when(&history, add("A", 1, usd(1))), exceeded);
+        then(
+            when(&[created()], add("A", CART_LINE_QUANTITY_MAX, usd(1))),
+            vec![added("A", CART_LINE_QUANTITY_MAX, 1)],
+        );
+    }
+
+    #[test]
+    fn add_in_another_currency_is_rejected() {
+        let eur = Money::new(100, Currency::EUR).expect("valid");
+        then_error(
+            when(&[created(), added("A", 1, 100)], add("B", 1, eur)),
+            Error::Money(MoneyError::CurrencyMismatch {
+                expected: Currency::USD,
+                found: Currency::EUR,
+            }),
+        );
+    }
+
+    #[test]
+    fn add_that_would_overflow_the_total_is_rejected() {
+        let huge = usd(i64::MAX / 2);
+        let history = [created(), added("A", 1, i64::MAX / 2)];
+        then_error(
+            when(&history, add("B", 3, huge)),
+            Error::Money(MoneyError::Overflow),
+        );
+        then_error(
+            when(&history, add("A", 2, huge)),
+            Error::Money(MoneyError::Overflow),
+        );
+    }
+
+    #[test]
+    fn set_quantity_changes_the_line() {
+        then(
+            when(&[created(), added("A", 2, 100)], set("A", 5)),
+            vec![Event::QuantityChanged {
+                sku: sku("A"),
+                quantity: q(5),
+            }],
+        );
+        let history = [
+            created(),
+            added("A", 2, 100),
+            Event::QuantityChanged {
+                sku: sku("A"),
+                quantity: q(5),
+            },
+        ];
+        assert_eq!(given(&history).total(), Ok(Some(usd(500))));
+    }
+
+    #[test]
+    fn set_quantity_to_the_same_value_is_idempotent() {
+        then(when(&[created(), added("A", 2, 100)], set("A", 2)), vec![]);
+    }
+
+    #[test]
+    fn set_quantity_zero_removes_the_line() {
+        then(
+            when(&[created(), added("A", 2, 100)], set("A", 0)),
+            vec![Event::ItemRemoved { sku: sku("A") }],
+        );
+    }
+
+    #[test]
+    fn set_quantity_on_a_missing_line_is_rejected() {
+        then_error(when(&[created()], set("A", 3)), Error::LineNotFound);
+        then_error(when(&[created()], set("A", 0)), Error::LineNotFound);
+    }
+
+    #[test]
+    fn set_quantity_above_limit_is_rejected() {
+        then_error(
+            when(
+                &[created(), added("A", 2, 100)],
+                set("A", CART_LINE_QUANTITY_MAX + 1),
+            ),
+            Error::LineQuantityExceeded {
+                max: CART_LINE_QUANTITY_MAX,
+            },
+        );
+        then_error(
+            when(&[created(), added("A", 2, 100)], set("A", u32::MAX)),
+            Error::LineQuantityExceeded {
+                max: CART_LINE_QUANTITY_MAX,
+            },
+        );
+    }
+
+    #[test]
+    fn set_quantity_that_would_overflow_the_total_is_rejected() {
+        let history = [created(), added("A", 1, i64::MAX / 2)];
+        then_error(
+            when(&history, set("A", 3)),
+            Error::Money(MoneyError::Overflow),
+        );
+    }
+
+    #[test]
+    fn set_quantity_when_not_open_is_rejected() {
+        then_error(
+            given(&checking_out()).handle(&set("A", 2)),
+            Error::NotOpen {
+                status: "checking_out",
+            },
+        );
+    }
+
+    #[test]
+    fn remove_item_removes_the_line() {
+        let cmd = Command::RemoveItem { sku: sku("A") };
+        then(
+            when(&[created(), added("A", 2, 100)], cmd),
+            vec![Event::ItemRemoved { sku: sku("A") }],
+        );
+        let cart = given(&[
+            created(),
+            added("A", 2, 100),
+            Event::ItemRemoved { sku: sku("A") },
+        ]);
+        assert!(cart.lines().is_empty());
+    }
+
+    #[test]
+    fn remove_missing_line_is_rejected() {
+        let cmd = Command::RemoveItem { sku: sku("A") };
+        then_error(when(&[created()], cmd), Error::LineNotFound);
+    }
+
+    #[test]
+    fn remove_item_when_not_open_is_rejected() {
+        let cmd = Command::RemoveItem { sku: sku("A") };
+        then_error(
+            given(&checked_out()).handle(&cmd),
+            Error::NotOpen {
+                status: "checked_out",
+            },
+        );
+    }
+
+    #[test]
+    fn begin_checkout_freezes_the_cart() {
+        let cmd = Command::BeginCheckout { order_id: ORDER };
+        then(
+            when(&[created(), added("A", 1, 100)], cmd),
+            vec![Event::CheckoutStarted { order_id: ORDER }],
+        );
+        assert_eq!(
+            given(&checking_out()).status(),
+            CartStatus::CheckingOut { order_id: ORDER }
+        );
+    }
+
+    #[test]
+    fn begin_checkout_of_an_empty_cart_is_rejected() {
+        let cmd = Command::BeginCheckout { order_id: ORDER };
+        then_error(when(&[created()], cmd), Error::Empty);
+    }
+
+    #[test]
+    fn begin_checkout_again_for_the_same_order_is_idempotent() {
+        let cmd = Command::BeginCheckout { order_id: ORDER };
+        then(given(&checking_out()).handle(&cmd), vec![]);
+        then(given(&checked_out()).handle(&cmd), vec![]);
+    }
+
+    #[test]
+    fn begin_checkout_for_another_order_is_rejected() {
+        let cmd = Command::BeginCheckout {
+            order_id: OTHER_ORDER,
+        };
+        then_error(
+            given(&checking_out()).handle(&cmd),
+            Error::NotOpen {
+                status: "checking_out",
+            },
+        );
+        then_error(
+            given(&checked_out()).handle(&cmd),
+            Error::NotOpen {
+                status: "checked_out",
+            },
+        );
+    }
+
+    #[test]
+    fn complete_checkout_finishes_the_cart() {
+        let cmd = Command::CompleteCheckout { order_id: ORDER };
+        then(
+            given(&checking_out()).handle(&cmd),
+            vec![Event::CheckedOut { order_id: ORDER }],
+        );
+        then(given(&checked_out()).handle(&cmd), vec![]);
+        assert_eq!(
+            given(&checked_out()).status(),
+            CartStatus::CheckedOut { order_id: ORDER }
+        );
+    }
+
+    #[test]
+    fn complete_checkout_of_another_order_or_open_cart_is_rejected() {
+        let other = Command::CompleteCheckout {
+            order_id: OTHER_ORDER,
+        };
+        then_error(
+            given(&checking_out()).handle(&other),
+            Error::CheckoutMismatch,
+        );
+        then_error(
+            given(&checked_out()).handle(&other),
+            Error::CheckoutMismatch,
+        );
+        let same = Command::CompleteCheckout { order_id: ORDER };
+        then_error(when(&[created()], same), Error::CheckoutMismatch);
+    }
+
+    #[test]
+    fn abort_checkout_reopens_the_cart() {
+        let cmd = Command::AbortCheckout { order_id: ORDER };
+        then(
+            given(&checking_out()).handle(&cmd),
+            vec![Event::CheckoutAborted { order_id: ORDER }],
+        );
+        let mut history = checking_out();
+        history.push(Event::CheckoutAborted { order_id: ORDER });
+        assert_eq!(given(&history).status(), CartStatus::Open);
+        then(given(&history).handle(&cmd), vec![]);
+    }
+
+    #[test]
+    fn abort_checkout_of_another_order_or_finished_cart_is_rejected() {
+        let other = Command::AbortCheckout {
+            order_id: OTHER_ORDER,
+        };
+        then_error(
+            given(&checking_out()).handle(&other),
+            Error::CheckoutMismatch,
+        );
+        let same = Command::AbortCheckout { order_id: ORDER };
+        then_error(given(&checked_out()).handle(&same), Error::CheckoutMismatch);
+    }
+
+    #[test]
+    fn status_strings_and_order_ids() {
+        assert_eq!(CartStatus::Open.as_str(), "open");
+        assert_eq!(CartStatus::Open.order_id(), None);
+        let checking = CartStatus::CheckingOut { order_id: ORDER };
+        assert_eq!(
+            (checking.as_str(), checking.order_id()),
+            ("checking_out", Some(ORDER))
+        );
+        let done = CartStatus::CheckedOut { order_id: ORDER };
+        assert_eq!(
+            (done.as_str(), done.order_id()),
+            ("checked_out", Some(ORDER))
+        );
+    }
+
+    #[test]
+    fn snapshot_round_trips() {
+        let cart = given(&checking_out());
+        assert_eq!(Cart::restore(cart.snapshot()), Ok(cart));
+    }
+
+    fn restore_with(lines: Vec<CartLine>) -> Result<Cart, CorruptState> {
+        let mut snapshot = given(&[created()]).snapshot();
+        snapshot.lines = lines;
+        Cart::restore(snapshot)
+    }
+
+    fn line(s: &str, quantity: u32, price: Money) -> CartLine {
+        CartLine::restore(sku(s), q(quantity), price)
+    }
+
+    #[test]
+    fn restore_rejects_broken_limits() {
+        let eur = Money::new(1, Currency::EUR).expect("valid");
+        let too_many = (0..=CART_LINES_MAX)
+            .map(|i| line(&format!("S{i}"), 1, usd(1)))
+            .collect();
+        assert!(restore_with(too_many).is_err());
+        assert!(restore_with(vec![line("A", CART_LINE_QUANTITY_MAX + 1, usd(1))]).is_err());
+        assert!(restore_with(vec![line("A", 1, usd(1)), line("B", 1, eur)]).is_err());
+        assert!(restore_with(vec![line("A", 1, usd(1)), line("A", 2, usd(1))]).is_err());
+        let huge = usd(i64::MAX);
+        assert!(restore_with(vec![line("A", 2, huge)]).is_err());
+        assert!(restore_with(vec![line("A", 1, usd(1)), line("B", 2, usd(1))]).is_ok());
+    }
 }

@@ -548,3 +548,485 @@ impl InventorySku {
 fn units(quantity: Quantity) -> u64 {
     u64::from(quantity.get())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix_ms(1_000_000);
+    const LATER: Timestamp = Timestamp::from_unix_ms(2_000_000);
+
+    fn sku() -> SkuCode {
+        SkuCode::parse("SKU-1").expect("valid sku")
+    }
+
+    fn q(v: u32) -> Quantity {
+        Quantity::new(v).expect("valid quantity")
+    }
+
+    fn rid(v: u128) -> ReservationId {
+        ReservationId::from_u128(v)
+    }
+
+    fn restocked(v: u32) -> Event {
+        Event::Restocked { quantity: q(v) }
+    }
+
+    fn reserved(id: u128, v: u32) -> Event {
+        Event::Reserved {
+            reservation_id: rid(id),
+            quantity: q(v),
+            expires_at: LATER,
+        }
+    }
+
+    fn released(id: u128, v: u32) -> Event {
+        Event::Released {
+            reservation_id: rid(id),
+            quantity: q(v),
+        }
+    }
+
+    fn committed(id: u128, v: u32) -> Event {
+        Event::Committed {
+            reservation_id: rid(id),
+            quantity: q(v),
+        }
+    }
+
+    fn expired(id: u128, v: u32) -> Event {
+        Event::Expired {
+            reservation_id: rid(id),
+            quantity: q(v),
+        }
+    }
+
+    fn returned(id: u128, v: u32) -> Event {
+        Event::Returned {
+            reservation_id: rid(id),
+            quantity: q(v),
+        }
+    }
+
+    fn reserve(id: u128, v: u32) -> Command {
+        Command::Reserve {
+            reservation_id: rid(id),
+            quantity: q(v),
+            expires_at: LATER,
+        }
+    }
+
+    fn release(id: u128) -> Command {
+        Command::Release {
+            reservation_id: rid(id),
+        }
+    }
+
+    fn commit(id: u128) -> Command {
+        Command::Commit {
+            reservation_id: rid(id),
+        }
+    }
+
+    fn expire(id: u128) -> Command {
+        Command::Expire {
+            reservation_id: rid(id),
+        }
+    }
+
+    fn return_(id: u128) -> Command {
+        Command::Return {
+            reservation_id: rid(id),
+        }
+    }
+
+    /// Builds the state from history, the way an actor replays it.
+    fn given(events: &[Event]) -> InventorySku {
+        let mut inventory = InventorySku::new(sku());
+        for event in events {
+            inventory.apply(event);
+        }
+        inventory
+    }
+
+    /// Runs a command at `NOW` against the given history.
+    fn when(events: &[Event], cmd: Command) -> Result<Vec<Event>, Error> {
+        given(events).handle(&cmd, NOW)
+    }
+
+    fn then(result: Result<Vec<Event>, Error>, expected: Vec<Event>) {
+        assert_eq!(result, Ok(expected));
+    }
+
+    fn then_error(result: Result<Vec<Event>, Error>, expected: Error) {
+        assert_eq!(result, Err(expected));
+    }
+
+    #[test]
+    fn new_sku_is_empty() {
+        let inventory = given(&[]);
+        assert_eq!(
+            (inventory.on_hand(), inventory.reserved(), inventory.sold()),
+            (0, 0, 0)
+        );
+        assert_eq!((inventory.available(), inventory.version()), (0, 0));
+        assert_eq!(inventory.sku(), &sku());
+    }
+
+    #[test]
+    fn restock_adds_units() {
+        then(
+            when(&[], Command::Restock { quantity: q(5) }),
+            vec![restocked(5)],
+        );
+        let inventory = given(&[restocked(5), restocked(3)]);
+        assert_eq!((inventory.on_hand(), inventory.available()), (8, 8));
+        assert_eq!(inventory.version(), 2);
+    }
+
+    #[test]
+    fn restock_beyond_the_unit_limit_is_rejected() {
+        // On hand plus sold counts: returned units must fit back on hand.
+        let mut snapshot = given(&[restocked(2), reserved(1, 1), committed(1, 1)]).snapshot();
+        snapshot.on_hand = INVENTORY_UNITS_MAX - 3;
+        let inventory = InventorySku::restore(snapshot).expect("within limits");
+        then(
+            inventory.handle(&Command::Restock { quantity: q(2) }, NOW),
+            vec![restocked(2)],
+        );
+        then_error(
+            inventory.handle(&Command::Restock { quantity: q(3) }, NOW),
+            Error::StockOverflow,
+        );
+    }
+
+    #[test]
+    fn reserve_holds_available_units() {
+        then(when(&[restocked(5)], reserve(1, 3)), vec![reserved(1, 3)]);
+        let inventory = given(&[restocked(5), reserved(1, 3)]);
+        assert_eq!((inventory.on_hand(), inventory.reserved()), (5, 3));
+        assert_eq!(inventory.available(), 2);
+        let reservation = inventory.reservation(&rid(1)).expect("held");
+        assert_eq!(reservation.status(), ReservationStatus::Held);
+        assert_eq!(
+            (reservation.quantity(), reservation.expires_at()),
+            (q(3), LATER)
+        );
+    }
+
+    #[test]
+    fn reserve_exactly_the_available_units() {
+        then(
+            when(&[restocked(5), reserved(1, 2)], reserve(2, 3)),
+            vec![reserved(2, 3)],
+        );
+    }
+
+    #[test]
+    fn reserve_more_than_available_is_out_of_stock() {
+        then_error(
+            when(&[restocked(5), reserved(1, 3)], reserve(2, 3)),
+            Error::OutOfStock {
+                requested: 3,
+                available: 2,
+            },
+        );
+    }
+
+    #[test]
+    fn reserve_on_empty_stock_is_out_of_stock() {
+        then_error(
+            when(&[], reserve(1, 1)),
+            Error::OutOfStock {
+                requested: 1,
+                available: 0,
+            },
+        );
+    }
+
+    #[test]
+    fn reserve_retry_with_same_quantity_is_idempotent() {
+        then(when(&[restocked(5), reserved(1, 3)], reserve(1, 3)), vec![]);
+    }
+
+    #[test]
+    fn reserve_retry_after_release_does_not_reserve_again() {
+        let history = [restocked(5), reserved(1, 3), released(1, 3)];
+        then(when(&history, reserve(1, 3)), vec![]);
+    }
+
+    #[test]
+    fn reserve_retry_with_other_quantity_conflicts() {
+        then_error(
+            when(&[restocked(5), reserved(1, 3)], reserve(1, 2)),
+            Error::ReservationConflict,
+        );
+    }
+
+    #[test]
+    fn release_held_frees_units() {
+        let history = [restocked(5), reserved(1, 3)];
+        then(when(&history, release(1)), vec![released(1, 3)]);
+        let inventory = given(&[restocked(5), reserved(1, 3), released(1, 3)]);
+        assert_eq!((inventory.on_hand(), inventory.reserved()), (5, 0));
+    }
+
+    #[test]
+    fn release_already_released_or_expired_is_idempotent() {
+        then(
+            when(&[restocked(5), reserved(1, 3), released(1, 3)], release(1)),
+            vec![],
+        );
+        then(
+            when(&[restocked(5), reserved(1, 3), expired(1, 3)], release(1)),
+            vec![],
+        );
+    }
+
+    #[test]
+    fn release_committed_or_returned_is_rejected() {
+        let committed_history = [restocked(5), reserved(1, 3), committed(1, 3)];
+        then_error(
+            when(&committed_history, release(1)),
+            Error::ReservationNotHeld {
+                status: ReservationStatus::Committed,
+            },
+        );
+        let returned_history = [
+            restocked(5),
+            reserved(1, 3),
+            committed(1, 3),
+            returned(1, 3),
+        ];
+        then_error(
+            when(&returned_history, release(1)),
+            Error::ReservationNotHeld {
+                status: ReservationStatus::Returned,
+            },
+        );
+    }
+
+    #[test]
+    fn release_unknown_is_not_found() {
+        then_error(
+            when(&[restocked(5)], release(9)),
+            Error::ReservationNotFound,
+        );
+    }
+
+    #[test]
+    fn commit_held_moves_units_to_sold() {
+        then(
+            when(&[restocked(5), reserved(1, 3)], commit(1)),
+            vec![committed(1, 3)],
+        );
+        let inventory = given(&[restocked(5), reserved(1, 3), committed(1, 3)]);
+        assert_eq!(
+            (inventory.on_hand(), inventory.reserved(), inventory.sold()),
+            (2, 0, 3)
+        );
+        assert_eq!(inventory.available(), 2);
+    }
+
+    #[test]
+    fn commit_already_committed_is_idempotent() {
+        then(
+            when(&[restocked(5), reserved(1, 3), committed(1, 3)], commit(1)),
+            vec![],
+        );
+    }
+
+    #[test]
+    fn commit_after_release_expiry_or_return_is_rejected() {
+        let cases = [
+            (released(1, 3), ReservationStatus::Released),
+            (expired(1, 3), ReservationStatus::Expired),
+        ];
+        for (ending, status) in cases {
+            then_error(
+                when(&[restocked(5), reserved(1, 3), ending], commit(1)),
+                Error::ReservationNotHeld { status },
+            );
+        }
+        let history = [
+            restocked(5),
+            reserved(1, 3),
+            committed(1, 3),
+            returned(1, 3),
+        ];
+        then_error(
+            when(&history, commit(1)),
+            Error::ReservationNotHeld {
+                status: ReservationStatus::Returned,
+            },
+        );
+    }
+
+    #[test]
+    fn commit_unknown_is_not_found() {
+        then_error(when(&[], commit(9)), Error::ReservationNotFound);
+    }
+
+    #[test]
+    fn expire_overdue_hold_frees_units() {
+        let inventory = given(&[restocked(5), reserved(1, 3)]);
+        then(inventory.handle(&expire(1), LATER), vec![expired(1, 3)]);
+        let after = given(&[restocked(5), reserved(1, 3), expired(1, 3)]);
+        assert_eq!((after.on_hand(), after.reserved()), (5, 0));
+        assert_eq!(
+            after.reservation(&rid(1)).map(Reservation::status),
+            Some(ReservationStatus::Expired)
+        );
+    }
+
+    #[test]
+    fn expire_before_deadline_is_rejected() {
+        then_error(
+            when(&[restocked(5), reserved(1, 3)], expire(1)),
+            Error::NotYetExpired,
+        );
+    }
+
+    #[test]
+    fn expire_finished_reservation_does_nothing() {
+        let endings = [released(1, 3), expired(1, 3), committed(1, 3)];
+        for ending in endings {
+            let inventory = given(&[restocked(5), reserved(1, 3), ending]);
+            then(inventory.handle(&expire(1), LATER), vec![]);
+        }
+        let history = [
+            restocked(5),
+            reserved(1, 3),
+            committed(1, 3),
+            returned(1, 3),
+        ];
+        then(given(&history).handle(&expire(1), LATER), vec![]);
+    }
+
+    #[test]
+    fn expire_unknown_is_not_found() {
+        then_error(when(&[], expire(9)), Error::ReservationNotFound);
+    }
+
+    #[test]
+    fn return_committed_puts_units_back() {
+        let history = [restocked(5), reserved(1, 3), committed(1, 3)];
+        then(when(&history, return_(1)), vec![returned(1, 3)]);
+        let inventory = given(&[
+            restocked(5),
+            reserved(1, 3),
+            committed(1, 3),
+            returned(1, 3),
+        ]);
+        assert_eq!(
+            (inventory.on_hand(), inventory.reserved(), inventory.sold()),
+            (5, 0, 0)
+        );
+    }
+
+    #[test]
+    fn return_already_returned_is_idempotent() {
+        let history = [
+            restocked(5),
+            reserved(1, 3),
+            committed(1, 3),
+            returned(1, 3),
+        ];
+        then(when(&history, return_(1)), vec![]);
+    }
+
+    #[test]
+    fn return_of_unsold_reservation_is_rejected() {
+        let cases = [
+            (None, ReservationStatus::Held),
+            (Some(released(1, 3)), ReservationStatus::Released),
+            (Some(expired(1, 3)), ReservationStatus::Expired),
+        ];
+        for (ending, status) in cases {
+            let mut history = vec![restocked(5), reserved(1, 3)];
+            history.extend(ending);
+            then_error(
+                when(&history, return_(1)),
+                Error::ReservationNotCommitted { status },
+            );
+        }
+    }
+
+    #[test]
+    fn return_unknown_is_not_found() {
+        then_error(when(&[], return_(9)), Error::ReservationNotFound);
+    }
+
+    #[test]
+    fn held_expired_before_lists_only_overdue_holds() {
+        let early = Event::Reserved {
+            reservation_id: rid(1),
+            quantity: q(1),
+            expires_at: NOW,
+        };
+        let inventory = given(&[
+            restocked(9),
+            early,
+            reserved(2, 1),
+            reserved(3, 1),
+            released(3, 1),
+        ]);
+        assert_eq!(inventory.held_expired_before(NOW), vec![rid(1)]);
+        assert_eq!(inventory.held_expired_before(LATER), vec![rid(1), rid(2)]);
+        assert_eq!(inventory.reservations().count(), 3);
+    }
+
+    #[test]
+    fn snapshot_round_trips() {
+        let inventory = given(&[
+            restocked(10),
+            reserved(1, 2),
+            reserved(2, 3),
+            committed(2, 3),
+            reserved(3, 1),
+            released(3, 1),
+        ]);
+        assert_eq!(InventorySku::restore(inventory.snapshot()), Ok(inventory));
+    }
+
+    fn corrupt(change: impl FnOnce(&mut InventorySnapshot)) -> Result<InventorySku, CorruptState> {
+        let mut snapshot = given(&[
+            restocked(10),
+            reserved(1, 2),
+            reserved(2, 3),
+            committed(2, 3),
+        ])
+        .snapshot();
+        change(&mut snapshot);
+        InventorySku::restore(snapshot)
+    }
+
+    #[test]
+    fn restore_rejects_broken_invariants() {
+        assert!(corrupt(|s| s.reserved = s.on_hand + 1).is_err());
+        assert!(corrupt(|s| s.reserved += 1).is_err());
+        assert!(corrupt(|s| s.sold += 1).is_err());
+        assert!(corrupt(|s| s.on_hand = u64::MAX).is_err());
+        assert!(corrupt(|s| {
+            let first = s.reservations[0];
+            s.reservations.push(first);
+        })
+        .is_err());
+        assert!(corrupt(|_| {}).is_ok());
+    }
+
+    #[test]
+    fn status_strings_round_trip() {
+        let all = [
+            ReservationStatus::Held,
+            ReservationStatus::Committed,
+            ReservationStatus::Released,
+            ReservationStatus::Expired,
+            ReservationStatus::Returned,
+        ];
+        for status in all {
+            assert_eq!(ReservationStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(ReservationStatus::parse("HELD"), None);
+    }
+}
