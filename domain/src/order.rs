@@ -848,3 +848,624 @@ fn lines_total(lines: &[OrderLine]) -> Result<Option<Money>, MoneyError> {
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use OrderStatus::*;
+
+    const PAYMENT: PaymentId = PaymentId::from_u128(11);
+    const OTHER_PAYMENT: PaymentId = PaymentId::from_u128(12);
+    const PLACED_AT: Timestamp = Timestamp::from_unix_ms(1_700_000_000_000);
+
+    fn usd(amount_minor: i64) -> Money {
+        Money::new(amount_minor, Currency::USD).expect("valid money")
+    }
+
+    fn line(s: &str, quantity: u32, price: Money) -> OrderLine {
+        let sku = SkuCode::parse(s).expect("valid sku");
+        let quantity = Quantity::new(quantity).expect("valid quantity");
+        OrderLine::new(sku, quantity, price).expect("valid line")
+    }
+
+    fn address() -> ShippingAddress {
+        ShippingAddress::parse("Ada", "1 Main St", None, "Springfield", "12345", "US")
+            .expect("valid address")
+    }
+
+    fn shipment() -> ShipmentId {
+        ShipmentId::parse("SHP-1").expect("valid shipment id")
+    }
+
+    fn lines() -> Vec<OrderLine> {
+        vec![line("A", 2, usd(150)), line("B", 1, usd(200))]
+    }
+
+    fn place_with(lines: Vec<OrderLine>) -> Command {
+        Command::Place {
+            customer: Some(CustomerId::from_u128(1)),
+            cart_id: Some(CartId::from_u128(2)),
+            lines,
+            shipping_address: address(),
+            placed_at: PLACED_AT,
+        }
+    }
+
+    fn placed() -> Event {
+        Event::Placed {
+            customer: Some(CustomerId::from_u128(1)),
+            cart_id: Some(CartId::from_u128(2)),
+            lines: lines(),
+            total: usd(500),
+            shipping_address: address(),
+            placed_at: PLACED_AT,
+        }
+    }
+
+    fn authorized() -> Event {
+        Event::PaymentAuthorized {
+            payment_id: PAYMENT,
+            amount: usd(500),
+        }
+    }
+
+    fn declined() -> Event {
+        Event::PaymentDeclined {
+            payment_id: PAYMENT,
+            reason: FailureReason::PaymentDeclined,
+        }
+    }
+
+    fn given(events: &[Event]) -> Order {
+        let mut order = Order::new(OrderId::from_u128(99));
+        for event in events {
+            order.apply(event);
+        }
+        order
+    }
+
+    fn when(events: &[Event], cmd: Command) -> Result<Vec<Event>, Error> {
+        given(events).handle(&cmd)
+    }
+
+    fn then(result: Result<Vec<Event>, Error>, expected: Vec<Event>) {
+        assert_eq!(result, Ok(expected));
+    }
+
+    fn then_error(result: Result<Vec<Event>, Error>, expected: Error) {
+        assert_eq!(result, Err(expected));
+    }
+
+    fn invalid(from: OrderStatus, to: OrderStatus) -> Error {
+        Error::InvalidTransition { from, to }
+    }
+
+    /// Histories that leave the order in each status.
+    fn history(status: OrderStatus) -> Vec<Event> {
+        let failed = Event::Failed {
+            reason: FailureReason::OutOfStock,
+        };
+        let fulfilment = Event::FulfillmentRequested {
+            shipment_id: shipment(),
+        };
+        let mut events = vec![placed()];
+        let rest: &[Event] = match status {
+            Pending => &[],
+            Reserved => &[Event::Reserved],
+            Confirmed => &[Event::Reserved, authorized(), Event::Confirmed],
+            FulfillmentRequested => &[Event::Reserved, authorized(), Event::Confirmed, fulfilment],
+            Shipped => &[
+                Event::Reserved,
+                authorized(),
+                Event::Confirmed,
+                fulfilment,
+                Event::Shipped,
+            ],
+            Delivered => &[
+                Event::Reserved,
+                authorized(),
+                Event::Confirmed,
+                fulfilment,
+                Event::Shipped,
+                Event::Delivered,
+            ],
+            Failed => &[failed],
+            Cancelled => &[Event::Cancelled],
+        };
+        events.extend_from_slice(rest);
+        events
+    }
+
+    fn all_commands() -> Vec<Command> {
+        vec![
+            Command::MarkReserved,
+            Command::RecordPaymentAuthorized {
+                payment_id: PAYMENT,
+                amount: usd(500),
+            },
+            Command::RecordPaymentDeclined {
+                payment_id: PAYMENT,
+                reason: FailureReason::PaymentDeclined,
+            },
+            Command::Confirm,
+            Command::RequestFulfillment {
+                shipment_id: shipment(),
+            },
+            Command::MarkShipped,
+            Command::MarkDelivered,
+            Command::Fail {
+                reason: FailureReason::OutOfStock,
+            },
+            Command::Cancel,
+            Command::RecordPaymentVoided,
+        ]
+    }
+
+    #[test]
+    fn every_command_but_place_needs_a_placed_order() {
+        for cmd in all_commands() {
+            then_error(when(&[], cmd), Error::NotFound);
+        }
+    }
+
+    #[test]
+    fn place_computes_the_total() {
+        then(when(&[], place_with(lines())), vec![placed()]);
+        let order = given(&[placed()]);
+        assert!(order.exists());
+        assert_eq!((order.status(), order.total()), (Pending, Some(usd(500))));
+        assert_eq!(order.lines(), lines().as_slice());
+        assert_eq!(order.shipping_address(), Some(&address()));
+        assert_eq!(order.placed_at(), Some(PLACED_AT));
+        assert_eq!(order.customer(), Some(CustomerId::from_u128(1)));
+        assert_eq!(order.cart_id(), Some(CartId::from_u128(2)));
+        assert_eq!((order.payment(), order.shipment_id()), (None, None));
+        assert_eq!((order.failure_reason(), order.version()), (None, 1));
+    }
+
+    #[test]
+    fn place_twice_is_rejected() {
+        then_error(when(&[placed()], place_with(lines())), Error::AlreadyPlaced);
+    }
+
+    #[test]
+    fn place_without_lines_is_rejected() {
+        then_error(when(&[], place_with(vec![])), Error::NoLines);
+    }
+
+    #[test]
+    fn place_with_too_many_lines_is_rejected() {
+        let many = (0..=ORDER_LINES_MAX)
+            .map(|i| line(&format!("S{i}"), 1, usd(1)))
+            .collect();
+        then_error(
+            when(&[], place_with(many)),
+            Error::TooManyLines {
+                max: ORDER_LINES_MAX,
+            },
+        );
+    }
+
+    #[test]
+    fn place_with_mixed_currencies_is_rejected() {
+        let eur = Money::new(1, Currency::EUR).expect("valid");
+        then_error(
+            when(
+                &[],
+                place_with(vec![line("A", 1, usd(1)), line("B", 1, eur)]),
+            ),
+            Error::Money(MoneyError::CurrencyMismatch {
+                expected: Currency::USD,
+                found: Currency::EUR,
+            }),
+        );
+    }
+
+    #[test]
+    fn place_with_overflowing_total_is_rejected() {
+        let half = usd(i64::MAX / 2 + 1);
+        then_error(
+            when(
+                &[],
+                place_with(vec![line("A", 1, half), line("B", 1, half)]),
+            ),
+            Error::Money(MoneyError::Overflow),
+        );
+    }
+
+    #[test]
+    fn order_line_rejects_overflowing_total() {
+        let sku = SkuCode::parse("A").expect("valid");
+        let quantity = Quantity::new(2).expect("valid");
+        assert_eq!(
+            OrderLine::new(sku, quantity, usd(i64::MAX)),
+            Err(MoneyError::Overflow)
+        );
+        let line = line("A", 3, usd(7));
+        assert_eq!((line.unit_price(), line.line_total()), (usd(7), usd(21)));
+        assert_eq!(line.quantity().get(), 3);
+        assert_eq!(line.sku().as_str(), "A");
+    }
+
+    #[test]
+    fn mark_reserved_moves_pending_to_reserved() {
+        then(
+            when(&history(Pending), Command::MarkReserved),
+            vec![Event::Reserved],
+        );
+        then(when(&history(Reserved), Command::MarkReserved), vec![]);
+        for from in [Confirmed, Shipped, Failed, Cancelled] {
+            then_error(
+                when(&history(from), Command::MarkReserved),
+                invalid(from, Reserved),
+            );
+        }
+    }
+
+    #[test]
+    fn record_payment_authorized_in_reserved() {
+        let cmd = Command::RecordPaymentAuthorized {
+            payment_id: PAYMENT,
+            amount: usd(500),
+        };
+        then(when(&history(Reserved), cmd), vec![authorized()]);
+        let mut events = history(Reserved);
+        events.push(authorized());
+        let payment = given(&events).payment().copied().expect("recorded");
+        assert_eq!((payment.id(), payment.amount()), (PAYMENT, usd(500)));
+        assert_eq!(payment.status(), PaymentStatus::Authorized);
+        assert_eq!(given(&events).status(), Reserved);
+    }
+
+    #[test]
+    fn record_payment_authorized_again_is_idempotent() {
+        let cmd = Command::RecordPaymentAuthorized {
+            payment_id: PAYMENT,
+            amount: usd(500),
+        };
+        let mut events = history(Reserved);
+        events.push(authorized());
+        then(when(&events, cmd.clone()), vec![]);
+        then(when(&history(Confirmed), cmd), vec![]);
+    }
+
+    #[test]
+    fn record_payment_authorized_with_wrong_amount_is_rejected() {
+        let cmd = Command::RecordPaymentAuthorized {
+            payment_id: PAYMENT,
+            amount: usd(499),
+        };
+        then_error(when(&history(Reserved), cmd), Error::PaymentAmountMismatch);
+    }
+
+    #[test]
+    fn record_payment_authorized_outside_reserved_is_rejected() {
+        let cmd = Command::RecordPaymentAuthorized {
+            payment_id: OTHER_PAYMENT,
+            amount: usd(500),
+        };
+        for from in [Pending, Confirmed, Failed, Cancelled] {
+            then_error(when(&history(from), cmd.clone()), invalid(from, Reserved));
+        }
+    }
+
+    #[test]
+    fn record_payment_authorized_after_a_decline_replaces_it() {
+        let cmd = Command::RecordPaymentAuthorized {
+            payment_id: OTHER_PAYMENT,
+            amount: usd(500),
+        };
+        let mut events = history(Reserved);
+        events.push(declined());
+        then(
+            when(&events, cmd),
+            vec![Event::PaymentAuthorized {
+                payment_id: OTHER_PAYMENT,
+                amount: usd(500),
+            }],
+        );
+    }
+
+    #[test]
+    fn record_payment_declined_records_without_moving_status() {
+        let cmd = Command::RecordPaymentDeclined {
+            payment_id: PAYMENT,
+            reason: FailureReason::PaymentDeclined,
+        };
+        then(when(&history(Reserved), cmd.clone()), vec![declined()]);
+        let mut events = history(Reserved);
+        events.push(declined());
+        let order = given(&events);
+        assert_eq!(order.status(), Reserved);
+        assert_eq!(
+            order.payment().map(Payment::status),
+            Some(PaymentStatus::Declined)
+        );
+        then(when(&events, cmd), vec![]);
+    }
+
+    #[test]
+    fn record_payment_declined_outside_reserved_is_rejected() {
+        let cmd = Command::RecordPaymentDeclined {
+            payment_id: PAYMENT,
+            reason: FailureReason::PaymentTimeout,
+        };
+        for from in [Pending, Confirmed, Cancelled] {
+            then_error(when(&history(from), cmd.clone()), invalid(from, Reserved));
+        }
+    }
+
+    #[test]
+    fn confirm_needs_an_authorized_payment() {
+        let mut events = history(Reserved);
+        events.push(authorized());
+        then(when(&events, Command::Confirm), vec![Event::Confirmed]);
+        then_error(
+            when(&history(Reserved), Command::Confirm),
+            Error::PaymentMissing,
+        );
+        let mut declined_events = history(Reserved);
+        declined_events.push(declined());
+        then_error(
+            when(&declined_events, Command::Confirm),
+            Error::PaymentMissing,
+        );
+    }
+
+    #[test]
+    fn confirm_again_is_idempotent_and_elsewhere_invalid() {
+        then(when(&history(Confirmed), Command::Confirm), vec![]);
+        for from in [Pending, FulfillmentRequested, Failed, Cancelled] {
+            then_error(
+                when(&history(from), Command::Confirm),
+                invalid(from, Confirmed),
+            );
+        }
+    }
+
+    #[test]
+    fn request_fulfillment_records_the_shipment() {
+        let cmd = Command::RequestFulfillment {
+            shipment_id: shipment(),
+        };
+        then(
+            when(&history(Confirmed), cmd.clone()),
+            vec![Event::FulfillmentRequested {
+                shipment_id: shipment(),
+            }],
+        );
+        let order = given(&history(FulfillmentRequested));
+        assert_eq!(order.shipment_id(), Some(&shipment()));
+        then(when(&history(FulfillmentRequested), cmd.clone()), vec![]);
+        for from in [Pending, Reserved, Shipped, Cancelled] {
+            then_error(
+                when(&history(from), cmd.clone()),
+                invalid(from, FulfillmentRequested),
+            );
+        }
+    }
+
+    #[test]
+    fn request_fulfillment_with_another_shipment_is_rejected() {
+        let cmd = Command::RequestFulfillment {
+            shipment_id: ShipmentId::parse("SHP-2").expect("valid"),
+        };
+        then_error(
+            when(&history(FulfillmentRequested), cmd),
+            invalid(FulfillmentRequested, FulfillmentRequested),
+        );
+    }
+
+    #[test]
+    fn mark_shipped_and_delivered_follow_fulfilment() {
+        then(
+            when(&history(FulfillmentRequested), Command::MarkShipped),
+            vec![Event::Shipped],
+        );
+        then(when(&history(Shipped), Command::MarkShipped), vec![]);
+        then_error(
+            when(&history(Confirmed), Command::MarkShipped),
+            invalid(Confirmed, Shipped),
+        );
+        then(
+            when(&history(Shipped), Command::MarkDelivered),
+            vec![Event::Delivered],
+        );
+        then(when(&history(Delivered), Command::MarkDelivered), vec![]);
+        then_error(
+            when(&history(FulfillmentRequested), Command::MarkDelivered),
+            invalid(FulfillmentRequested, Delivered),
+        );
+    }
+
+    #[test]
+    fn fail_before_confirmation_records_the_reason() {
+        let cmd = Command::Fail {
+            reason: FailureReason::PaymentTimeout,
+        };
+        let failed = Event::Failed {
+            reason: FailureReason::PaymentTimeout,
+        };
+        then(when(&history(Pending), cmd.clone()), vec![failed.clone()]);
+        then(when(&history(Reserved), cmd.clone()), vec![failed]);
+        let order = given(&history(Failed));
+        assert_eq!(order.failure_reason(), Some(FailureReason::OutOfStock));
+        // The first reason wins; a later compensation does not rewrite it.
+        then(when(&history(Failed), cmd.clone()), vec![]);
+        for from in [Confirmed, Shipped, Delivered, Cancelled] {
+            then_error(when(&history(from), cmd.clone()), invalid(from, Failed));
+        }
+    }
+
+    #[test]
+    fn cancel_is_allowed_until_shipment() {
+        for from in [Pending, Reserved, Confirmed, FulfillmentRequested] {
+            then(
+                when(&history(from), Command::Cancel),
+                vec![Event::Cancelled],
+            );
+        }
+        then(when(&history(Cancelled), Command::Cancel), vec![]);
+        for from in [Shipped, Delivered, Failed] {
+            then_error(
+                when(&history(from), Command::Cancel),
+                invalid(from, Cancelled),
+            );
+        }
+    }
+
+    #[test]
+    fn void_an_authorized_payment_of_an_ended_order() {
+        let mut cancelled = history(Confirmed);
+        cancelled.push(Event::Cancelled);
+        then(
+            when(&cancelled, Command::RecordPaymentVoided),
+            vec![Event::PaymentVoided],
+        );
+        let mut failed = history(Reserved);
+        failed.extend([
+            authorized(),
+            Event::Failed {
+                reason: FailureReason::Interrupted,
+            },
+        ]);
+        then(
+            when(&failed, Command::RecordPaymentVoided),
+            vec![Event::PaymentVoided],
+        );
+        cancelled.push(Event::PaymentVoided);
+        let order = given(&cancelled);
+        assert_eq!(
+            order.payment().map(Payment::status),
+            Some(PaymentStatus::Voided)
+        );
+        then(when(&cancelled, Command::RecordPaymentVoided), vec![]);
+    }
+
+    #[test]
+    fn void_without_an_authorized_payment_is_rejected() {
+        then_error(
+            when(&history(Cancelled), Command::RecordPaymentVoided),
+            Error::NoPaymentToVoid,
+        );
+        let mut declined_then_failed = history(Reserved);
+        declined_then_failed.extend([
+            declined(),
+            Event::Failed {
+                reason: FailureReason::PaymentDeclined,
+            },
+        ]);
+        then_error(
+            when(&declined_then_failed, Command::RecordPaymentVoided),
+            Error::NoPaymentToVoid,
+        );
+    }
+
+    #[test]
+    fn void_of_a_live_order_is_rejected() {
+        then_error(
+            when(&history(Confirmed), Command::RecordPaymentVoided),
+            invalid(Confirmed, Cancelled),
+        );
+    }
+
+    #[test]
+    fn transition_table_has_no_way_out_of_terminal_states() {
+        for to in OrderStatus::ALL.iter().copied() {
+            for terminal in [Delivered, Failed, Cancelled] {
+                assert!(!can_transition(terminal, to), "{terminal} -> {to}");
+            }
+            assert!(!can_transition(to, to), "{to} -> {to}");
+            assert!(!can_transition(to, Pending), "{to} -> pending");
+        }
+    }
+
+    #[test]
+    fn status_strings_round_trip() {
+        for status in OrderStatus::ALL.iter().copied() {
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+        }
+        for reason in FailureReason::ALL.iter().copied() {
+            assert_eq!(FailureReason::parse(reason.as_str()), Some(reason));
+        }
+        for status in PaymentStatus::ALL.iter().copied() {
+            assert_eq!(PaymentStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(FulfillmentRequested.as_str(), "fulfillment_requested");
+        assert_eq!(FailureReason::OutOfStock.as_str(), "out_of_stock");
+        assert_eq!(OrderStatus::parse("Pending"), None);
+    }
+
+    #[test]
+    fn snapshot_round_trips() {
+        let order = given(&history(FulfillmentRequested));
+        assert_eq!(Order::restore(order.snapshot()), Ok(order));
+        assert_eq!(given(&[]).try_snapshot(), None);
+    }
+
+    #[test]
+    fn restore_rejects_inconsistent_lines() {
+        let snapshot = given(&history(Pending)).snapshot();
+        let mut wrong_total = snapshot.clone();
+        wrong_total.total = usd(501);
+        assert!(Order::restore(wrong_total).is_err());
+        let mut no_lines = snapshot.clone();
+        no_lines.lines.clear();
+        assert!(Order::restore(no_lines).is_err());
+        let mut too_many = snapshot;
+        too_many.lines = vec![line("A", 1, usd(0)); ORDER_LINES_MAX + 1];
+        too_many.total = usd(0);
+        assert!(Order::restore(too_many).is_err());
+    }
+
+    #[test]
+    fn address_is_trimmed_and_validated() {
+        let address =
+            ShippingAddress::parse(" Ada ", "1 Main", Some("  "), "X", "1", "DE").expect("valid");
+        assert_eq!((address.name(), address.line1()), ("Ada", "1 Main"));
+        assert_eq!((address.line2(), address.city()), (None, "X"));
+        assert_eq!(
+            (address.postal_code(), address.country().as_str()),
+            ("1", "DE")
+        );
+        let with_line2 = ShippingAddress::parse("A", "B", Some(" Apt 2 "), "C", "D", "FR");
+        assert_eq!(
+            with_line2.map(|a| a.line2().map(str::to_owned)),
+            Ok(Some("Apt 2".into()))
+        );
+    }
+
+    #[test]
+    fn address_rejections_name_the_field() {
+        let parse = |name: &str, line2: Option<&str>, city: &str, country: &str| {
+            ShippingAddress::parse(name, "1 Main", line2, city, "12345", country)
+        };
+        assert_eq!(
+            parse(" ", None, "X", "US"),
+            Err(AddressError::Missing { field: "name" })
+        );
+        assert_eq!(
+            parse("A", None, "", "US"),
+            Err(AddressError::Missing { field: "city" })
+        );
+        let long = "x".repeat(ADDRESS_FIELD_CHARS_MAX + 1);
+        assert_eq!(
+            parse("A", Some(&long), "X", "US"),
+            Err(AddressError::TooLong {
+                field: "line2",
+                max: ADDRESS_FIELD_CHARS_MAX
+            })
+        );
+        assert_eq!(
+            parse("A\u{7}", None, "X", "US"),
+            Err(AddressError::InvalidCharacter { field: "name" })
+        );
+        for country in ["us", "USA", "U", "", "1A", "ÜS"] {
+            assert_eq!(
+                parse("A", None, "X", country),
+                Err(AddressError::InvalidCountry)
+            );
+        }
+    }
+}
