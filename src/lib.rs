@@ -1,0 +1,137 @@
+//! Bootstrap of the `commerce` binary: reads settings, opens the store, starts the actor system
+//! and the use cases, and serves the HTTP API. It owns no business logic; it only wires.
+//!
+//! `Application::build` binds the listener and exposes `port()`, so tests run the very same code
+//! on port 0.
+
+pub mod settings;
+
+use actors::sandbox::{SandboxPayments, SandboxShipping};
+use actors::{Commerce, Ports};
+use anyhow::Context as _;
+use commerce_http::{AppState, HttpLimits};
+use runtime::ActorSystem;
+pub use settings::{Secret, Settings};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How long the sandbox payment provider hangs for `tok_timeout`: far beyond any timeout.
+const SANDBOX_HANG: Duration = Duration::from_secs(3600);
+
+/// A built, bound, not yet serving application.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    admin_token: Secret,
+    commerce: Commerce,
+    system: ActorSystem,
+    settings: Settings,
+}
+
+/// Opens the configured store, running migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn actors::ports::Store>> {
+    let url = settings.database_url.as_ref().map(Secret::expose);
+    persistence::open_store(url, &settings.data_dir, &settings.pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = open_store(&settings).await?;
+        let system = ActorSystem::start(settings.runtime.arbiters).context("starting the actor threads")?;
+        let ports = Ports {
+            store,
+            payments: Arc::new(SandboxPayments::new(SANDBOX_HANG)),
+            shipping: Arc::new(SandboxShipping),
+            clock: Arc::new(actors::ports::SystemClock),
+        };
+        let commerce = Commerce::new(&system, &settings.runtime, settings.commerce.clone(), ports);
+        // Every saga still in flight belonged to a previous process: finish or compensate it
+        // before taking traffic, so stock held by a crash returns promptly.
+        match commerce.recover_sagas(Duration::ZERO).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recovered = n, "recovered sagas left in flight by the previous process"),
+            Err(e) => tracing::warn!(error = %e, "saga recovery at start-up failed; the background loop retries"),
+        }
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.http_addr))?;
+        let port = listener.local_addr()?.port();
+        let admin_token = settings.admin_token.clone().unwrap_or_else(generate_token);
+        Ok(Application { listener, port, admin_token, commerce, system, settings })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn admin_token(&self) -> &Secret {
+        &self.admin_token
+    }
+
+    pub fn commerce(&self) -> &Commerce {
+        &self.commerce
+    }
+
+    /// Serves until `shutdown` resolves, then drains: stops accepting, lets in-flight requests
+    /// finish, lets every actor commit what it decided, and stops the actor threads.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, admin_token, commerce, system, settings, .. } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let background = commerce.spawn_background(stop_rx);
+        let state = AppState {
+            commerce: commerce.clone(),
+            admin_token: commerce_http::AdminToken::new(admin_token.expose().to_string()),
+            limits: HttpLimits::default(),
+        };
+        let app = commerce_http::router(state);
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let _ = stop_tx.send(true);
+        if background.await.is_err() {
+            tracing::error!("background task panicked");
+        }
+        if !commerce.shutdown(settings.shutdown_timeout).await {
+            tracing::warn!("some actors did not stop within the shutdown timeout");
+        }
+        tokio::task::spawn_blocking(move || system.shutdown()).await?;
+        served.context("serving HTTP")
+    }
+}
+
+fn generate_token() -> Secret {
+    let bytes: [u8; 32] = rand::random();
+    Secret::new(hex::encode(bytes))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

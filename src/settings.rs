@@ -1,0 +1,152 @@
+//! Configuration from the environment, parsed once at start-up into typed settings. A bad value
+//! stops the process with a sentence naming the variable, rather than running on a guess.
+
+use runtime::RuntimeConfig;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A secret that never prints.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `HTTP_ADDR`: where the API listens (port 0 picks a free one).
+    pub http_addr: SocketAddr,
+    /// `DATABASE_URL`: Postgres when set; the embedded SQLite store in `data_dir` otherwise.
+    pub database_url: Option<Secret>,
+    /// `DATA_DIR`: where the embedded store keeps its file.
+    pub data_dir: PathBuf,
+    /// `ADMIN_TOKEN`: bearer token of admin routes; generated and printed when unset.
+    pub admin_token: Option<Secret>,
+    pub runtime: RuntimeConfig,
+    pub commerce: actors::CommerceConfig,
+    pub pool: persistence::PoolConfig,
+    /// `SHUTDOWN_TIMEOUT_MS`: how long shutdown waits for actors to commit and stop.
+    pub shutdown_timeout: Duration,
+}
+
+/// Reads variable `name` through `get`, parsing it when present.
+fn parse_var<T: FromStr>(get: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<T>, String>
+where
+    T::Err: fmt::Display,
+{
+    match get(name) {
+        None => Ok(None),
+        Some(raw) if raw.trim().is_empty() => Ok(None),
+        Some(raw) => raw.trim().parse::<T>().map(Some).map_err(|e| format!("{name}={raw:?} is invalid: {e}")),
+    }
+}
+
+fn millis(get: &dyn Fn(&str) -> Option<String>, name: &str, default: Duration) -> Result<Duration, String> {
+    Ok(parse_var::<u64>(get, name)?.map_or(default, Duration::from_millis))
+}
+
+impl Settings {
+    /// Settings from the process environment.
+    pub fn from_env() -> Result<Settings, String> {
+        Settings::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Settings from any variable lookup (tests pass a map).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let default_addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let mut runtime = RuntimeConfig::default();
+        if let Some(shards) = parse_var(get, "SHARDS")? {
+            runtime.shards = shards;
+        }
+        if let Some(arbiters) = parse_var(get, "ACTOR_THREADS")? {
+            runtime.arbiters = arbiters;
+        }
+        if let Some(capacity) = parse_var(get, "MAILBOX_CAPACITY")? {
+            runtime.mailbox_capacity_max = capacity;
+        }
+        if let Some(batch) = parse_var(get, "BATCH_CHANGES_MAX")? {
+            runtime.batch_changes_max = batch;
+        }
+        if let Some(live) = parse_var(get, "LIVE_ACTORS_PER_SHARD_MAX")? {
+            runtime.live_actors_per_shard_max = live;
+        }
+        runtime.passivation_idle = millis(get, "PASSIVATION_IDLE_MS", runtime.passivation_idle)?;
+        runtime.passivation_check_interval = runtime.passivation_check_interval.min(runtime.passivation_idle);
+        runtime.ask_timeout = millis(get, "ASK_TIMEOUT_MS", runtime.ask_timeout)?;
+        runtime.validate()?;
+
+        let mut commerce = actors::CommerceConfig::default();
+        commerce.reservation_ttl = millis(get, "RESERVATION_TTL_MS", commerce.reservation_ttl)?;
+        commerce.payment_timeout = millis(get, "PAYMENT_TIMEOUT_MS", commerce.payment_timeout)?;
+        commerce.expiry_sweep_interval = millis(get, "EXPIRY_SWEEP_INTERVAL_MS", commerce.expiry_sweep_interval)?;
+        commerce.saga_stuck_after = millis(get, "SAGA_STUCK_AFTER_MS", commerce.saga_stuck_after)?;
+
+        let mut pool = persistence::PoolConfig::default();
+        if let Some(max) = parse_var(get, "DB_MAX_CONNECTIONS")? {
+            pool.max_connections = max;
+        }
+        pool.acquire_timeout = millis(get, "DB_ACQUIRE_TIMEOUT_MS", pool.acquire_timeout)?;
+        pool.statement_timeout = millis(get, "DB_STATEMENT_TIMEOUT_MS", pool.statement_timeout)?;
+
+        Ok(Settings {
+            http_addr: parse_var(get, "HTTP_ADDR")?.unwrap_or(default_addr),
+            database_url: get("DATABASE_URL").filter(|u| !u.trim().is_empty()).map(Secret::new),
+            data_dir: get("DATA_DIR").filter(|d| !d.trim().is_empty()).map_or_else(|| PathBuf::from("./data"), PathBuf::from),
+            admin_token: get("ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(Secret::new),
+            runtime,
+            commerce,
+            pool,
+            shutdown_timeout: millis(get, "SHUTDOWN_TIMEOUT_MS", Duration::from_secs(15))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:8080");
+        assert!(s.database_url.is_none());
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert!(s.admin_token.is_none());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = settings(&[("SHARDS", "many")]).expect_err("not a number");
+        assert!(err.contains("SHARDS"), "{err}");
+        let err = settings(&[("SHARDS", "0")]).expect_err("zero shards");
+        assert!(err.contains("shards"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = settings(&[("ADMIN_TOKEN", "hunter2"), ("DATABASE_URL", "postgres://u:pw@h/db")]).expect("valid");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
+    }
+}

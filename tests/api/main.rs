@@ -1,0 +1,11 @@
+//! End-to-end tests of the `commerce` server: the real application on a random port, real
+//! stores (SQLite in a temp dir, and a fresh Postgres database per test), real HTTP.
+
+mod helpers;
+
+mod bad_input;
+mod catalog;
+mod carts;
+mod checkout;
+mod concurrency;
+mod restart;
