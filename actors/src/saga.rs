@@ -190,8 +190,14 @@ async fn authorize(c: &Inner, record: &mut SagaRecord) -> Result<SagaStep, AppEr
             };
             match c.order(record.order_id, command).await {
                 Ok(_) => Ok(SagaStep::Authorized),
-                // Cancelled meanwhile: compensation voids the payment it finds on the order.
                 Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
+                    // Cancelled while the provider was answering: the order cannot record the
+                    // payment, so compensation would not find it. Void it here, by the id the
+                    // provider gave, or the authorization would stay open.
+                    c.payments
+                        .void(record.order_id, payment_id)
+                        .await
+                        .map_err(|e| AppError::Gateway(e.to_string()))?;
                     Ok(fail_with(record, FailureReason::Interrupted))
                 }
                 Err(e) => Err(e),
