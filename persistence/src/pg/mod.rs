@@ -1,0 +1,178 @@
+//! The Postgres adapter.
+//!
+//! Instants are `TIMESTAMPTZ` columns; the domain's unix milliseconds are converted in SQL
+//! (`TIMESTAMPTZ 'epoch' + ms * INTERVAL '1 millisecond'` on the way in,
+//! `EXTRACT(EPOCH FROM col) * 1000` on the way out), which is exact at millisecond precision and
+//! needs no date-time crate. Multi-row writes bind one array per column and `UNNEST` them, so a
+//! batch costs one statement per table however many rows it has.
+
+mod aggregates;
+mod keys;
+mod order;
+
+use std::time::Duration;
+
+use actors::ports::{
+    CartChange, IdempotencyClaim, InventoryChange, OrderChange, ProductChange, SagaRecord, Store,
+    StoreError,
+};
+use domain::{Cart, CartId, InventorySku, Order, OrderId, Product, SkuCode, Timestamp};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Executor;
+
+use crate::config::PoolConfig;
+use crate::error;
+
+/// A `Store` on Postgres. Cloning shares the pool.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    /// Bounded by `PoolConfig::max_connections`; every method takes one connection for one
+    /// statement or one transaction and returns it.
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects, checks the database answers, and brings its schema up to date.
+    pub async fn connect(url: &str, cfg: &PoolConfig) -> Result<PgStore, StoreError> {
+        let pool = pool_options(cfg).connect(url).await.map_err(error::map)?;
+        migrations::POSTGRES
+            .run(&pool)
+            .await
+            .map_err(error::map_migrate)?;
+        Ok(PgStore { pool })
+    }
+
+    /// The pool, for operational queries (the outbox relay) that are not part of the port.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Brings the schema at `url` up to date without keeping a pool (for a `migrate` command).
+pub async fn migrate_postgres(url: &str) -> Result<(), StoreError> {
+    let store = PgStore::connect(
+        url,
+        &PoolConfig {
+            max_connections: 1,
+            ..PoolConfig::default()
+        },
+    )
+    .await?;
+    store.pool.close().await;
+    Ok(())
+}
+
+fn pool_options(cfg: &PoolConfig) -> PgPoolOptions {
+    let statement_timeout_ms = timeout_setting(cfg.statement_timeout);
+    PgPoolOptions::new()
+        .max_connections(
+            cfg.max_connections
+                .clamp(1, PoolConfig::MAX_CONNECTIONS_MAX),
+        )
+        .acquire_timeout(cfg.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            let statement_timeout_ms = statement_timeout_ms.clone();
+            Box::pin(async move {
+                // Set per session, not per role, so the bound holds whatever the database's
+                // defaults are; `set_config` because `SET` takes no bind parameters.
+                let set = sqlx::query("SELECT set_config('statement_timeout', $1, false)")
+                    .bind(statement_timeout_ms);
+                conn.execute(set).await.map(|_| ())
+            })
+        })
+}
+
+/// The `statement_timeout` setting in milliseconds; zero would mean "no limit", so at least 1.
+fn timeout_setting(timeout: Duration) -> String {
+    timeout.as_millis().max(1).to_string()
+}
+
+/// One unit of `uuid` conversions: ids are `u128` in the domain and `UUID` here.
+fn uuid(v: u128) -> uuid::Uuid {
+    uuid::Uuid::from_u128(v)
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.select_one().await
+    }
+
+    async fn load_product(&self, sku: &SkuCode) -> Result<Product, StoreError> {
+        self.load_product_row(sku).await
+    }
+
+    async fn commit_product(&self, changes: Vec<ProductChange>) -> Result<(), StoreError> {
+        self.commit_products(changes).await
+    }
+
+    async fn load_inventory(&self, sku: &SkuCode) -> Result<InventorySku, StoreError> {
+        self.load_inventory_rows(sku).await
+    }
+
+    async fn commit_inventory(&self, changes: Vec<InventoryChange>) -> Result<(), StoreError> {
+        self.commit_inventories(changes).await
+    }
+
+    async fn skus_with_expired_reservations(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<SkuCode>, StoreError> {
+        self.expired_skus(now, limit).await
+    }
+
+    async fn load_cart(&self, id: CartId) -> Result<Cart, StoreError> {
+        self.load_cart_rows(id).await
+    }
+
+    async fn commit_cart(&self, changes: Vec<CartChange>) -> Result<(), StoreError> {
+        self.commit_carts(changes).await
+    }
+
+    async fn load_order(&self, id: OrderId) -> Result<Order, StoreError> {
+        self.load_order_rows(id).await
+    }
+
+    async fn commit_order(&self, changes: Vec<OrderChange>) -> Result<(), StoreError> {
+        self.commit_orders(changes).await
+    }
+
+    async fn save_saga(&self, record: &SagaRecord) -> Result<(), StoreError> {
+        self.upsert_saga(record).await
+    }
+
+    async fn load_saga(&self, order_id: OrderId) -> Result<Option<SagaRecord>, StoreError> {
+        self.select_saga(order_id).await
+    }
+
+    async fn sagas_in_flight(&self, limit: u32) -> Result<Vec<SagaRecord>, StoreError> {
+        self.select_sagas_in_flight(limit).await
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        order_id: OrderId,
+        now: Timestamp,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        self.claim_key(scope, key, request_hash, order_id, now)
+            .await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        self.complete_key(scope, key, status, body).await
+    }
+
+    async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        self.release_key(scope, key).await
+    }
+}
