@@ -1,1 +1,94 @@
+//! The HTTP edge: JSON in and out, problem+json errors, admin auth, idempotent checkout.
+//!
+//! Architecture invariant: this crate parses and renders; it holds no business rule. Requests
+//! become domain types at the edge (DTO `TryFrom`), handlers call one `actors::Commerce` use
+//! case, and every failure leaves as one [`ApiError`] with a stable `code`.
+//!
+//! Layout:
+//! - [`limits`]: `HttpLimits` and the edge's named bounds.
+//! - [`problem`]: `ApiError` and the closed table of codes (status, title, `type` URI).
+//! - [`errors`]: `AppError` and every domain error variant mapped to a code.
+//! - [`extract`]: JSON body, path and `Idempotency-Key` extractors with problem rejections.
+//! - [`dto`]: request bodies and their conversion into domain types.
+//! - [`views`]: response bodies (times are RFC 3339 UTC strings, see [`timefmt`]).
+//! - [`auth`]: `AdminToken` and the `Admin` extractor.
+//! - [`idempotency`]: claim, replay, wait and release of idempotency keys.
+//! - [`middleware`]: request ids, load shedding, `Retry-After`.
+//! - [`routes`]: the handlers.
 
+pub mod auth;
+pub mod dto;
+pub mod errors;
+pub mod extract;
+pub mod idempotency;
+pub mod limits;
+pub mod middleware;
+pub mod problem;
+pub mod routes;
+pub mod timefmt;
+pub mod views;
+
+pub use auth::AdminToken;
+pub use limits::HttpLimits;
+pub use problem::{ApiError, Code};
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::Router;
+use middleware::ConcurrencyLimit;
+use routes::{carts, health, inventory, orders, products};
+
+/// What every handler needs. Cheap to clone: `Commerce` is an `Arc` inside.
+#[derive(Clone)]
+pub struct AppState {
+    pub commerce: actors::Commerce,
+    pub admin_token: AdminToken,
+    pub limits: HttpLimits,
+}
+
+/// The whole API. Layers, outermost first: request id (so every answer, shed ones included,
+/// carries one), `Retry-After` from the limits, then per route group the concurrency limit, and
+/// the body size limit.
+pub fn router(state: AppState) -> Router {
+    let limits = state.limits;
+    Router::new()
+        .merge(api().layer(axum::middleware::from_fn_with_state(
+            ConcurrencyLimit::new(limits.concurrency_max),
+            middleware::shed_load,
+        )))
+        // Probes bypass the concurrency limit: an overloaded process is alive, and killing it
+        // for being busy would move its load onto the others.
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.body_bytes_max))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.retry_after_secs,
+            middleware::retry_after,
+        ))
+        .layer(axum::middleware::from_fn(middleware::request_id))
+        .with_state(state)
+}
+
+/// The `/v1` resources.
+fn api() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/products/{sku}",
+            put(products::define).get(products::get),
+        )
+        .route("/v1/inventory/{sku}", get(inventory::get))
+        .route("/v1/inventory/{sku}/restock", post(inventory::restock))
+        .route("/v1/carts", post(carts::create))
+        .route("/v1/carts/{id}", get(carts::get))
+        .route("/v1/carts/{id}/items", post(carts::add_item))
+        .route(
+            "/v1/carts/{id}/items/{sku}",
+            put(carts::set_quantity).delete(carts::remove_item),
+        )
+        .route("/v1/carts/{id}/checkout", post(carts::checkout))
+        .route("/v1/orders", post(orders::buy_now))
+        .route("/v1/orders/{id}", get(orders::get))
+        .route("/v1/orders/{id}/cancel", post(orders::cancel))
+}

@@ -1,0 +1,120 @@
+//! Cross-cutting layers: request ids, load shedding, and `Retry-After` from configuration.
+
+use crate::limits::REQUEST_ID_BYTES_MAX;
+use crate::problem::{ApiError, Code, RetryAfterHint};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id, in the request extensions for handlers that want to log it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// Takes the client's `x-request-id` if it is a sane token, else generates a UUID; runs the
+/// request in a span carrying it, and echoes it on the response so both sides can correlate.
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_valid_request_id(v))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let started = std::time::Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_millis() as u64;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, latency_ms, "request failed");
+        } else {
+            tracing::debug!(status, latency_ms, "request done");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Letters, digits and `-_.:`, at most `REQUEST_ID_BYTES_MAX` bytes: safe in headers and logs.
+pub fn is_valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= REQUEST_ID_BYTES_MAX
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// The permits of the global concurrency limit.
+#[derive(Clone, Debug)]
+pub struct ConcurrencyLimit(Arc<Semaphore>);
+
+impl ConcurrencyLimit {
+    pub fn new(concurrency_max: usize) -> ConcurrencyLimit {
+        let permits = concurrency_max.clamp(1, Semaphore::MAX_PERMITS);
+        ConcurrencyLimit(Arc::new(Semaphore::new(permits)))
+    }
+}
+
+/// Sheds load: a request that finds every permit taken is answered 503 at once. Waiting for a
+/// permit instead would queue without bound and turn overload into timeouts for everyone.
+pub async fn shed_load(
+    State(limit): State<ConcurrencyLimit>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = limit.0.try_acquire() else {
+        return ApiError::new(
+            Code::Overloaded,
+            "too many requests in flight; retry shortly",
+        )
+        .into_response();
+    };
+    // The permit is held until the handler has produced the whole (buffered) response.
+    next.run(req).await
+}
+
+/// Sets `Retry-After` on answers marked retryable to the configured seconds.
+pub async fn retry_after(State(seconds): State<u64>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if response.extensions().get::<RetryAfterHint>().is_some() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_validation() {
+        for ok in [
+            "a",
+            "0f8fad5b-d9cb-469f-a165-70867728950e",
+            "trace:1.2_3",
+            &"x".repeat(128),
+        ] {
+            assert!(is_valid_request_id(ok), "{ok}");
+        }
+        for bad in ["", "with space", "new\nline", "é", &"x".repeat(129), "a/b"] {
+            assert!(!is_valid_request_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn concurrency_limit_is_never_zero() {
+        assert_eq!(ConcurrencyLimit::new(0).0.available_permits(), 1);
+        assert_eq!(ConcurrencyLimit::new(3).0.available_permits(), 3);
+    }
+}

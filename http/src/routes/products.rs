@@ -1,0 +1,34 @@
+//! `PUT /v1/products/{sku}` (admin) and `GET /v1/products/{sku}`.
+
+use crate::auth::Admin;
+use crate::dto::{parse_sku, DefineProduct, DefineProductRequest};
+use crate::extract::{JsonBody, PathParams};
+use crate::problem::ApiError;
+use crate::views::ProductView;
+use crate::AppState;
+use axum::extract::State;
+use axum::Json;
+
+/// Creates or replaces a product definition; re-sending the same definition changes nothing.
+pub async fn define(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams(sku): PathParams<String>,
+    JsonBody(body): JsonBody<DefineProductRequest>,
+) -> Result<Json<ProductView>, ApiError> {
+    let sku = parse_sku(&sku)?;
+    let definition = DefineProduct::try_from(body)?;
+    let product = state
+        .commerce
+        .define_product(sku, definition.name, definition.price, definition.active)
+        .await?;
+    Ok(Json(ProductView::from(&product)))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    PathParams(sku): PathParams<String>,
+) -> Result<Json<ProductView>, ApiError> {
+    let product = state.commerce.product(parse_sku(&sku)?).await?;
+    Ok(Json(ProductView::from(&product)))
+}
