@@ -1,0 +1,140 @@
+//! Batches: the runtime's group commit hands the store several changes of one aggregate, in
+//! decision order, to commit as one transaction.
+
+use actors::ports::StoreError;
+use domain::inventory::InventorySku;
+use domain::ReservationId;
+
+use crate::contract_tests;
+use crate::fixtures::{at, reserve, restock, sku, stock, uuid};
+use crate::harness::Harness;
+
+contract_tests!(
+    batch_of_many_changes_commits_every_row_and_event,
+    batch_whose_versions_do_not_chain_writes_nothing,
+    batch_with_a_gap_in_event_sequences_writes_nothing,
+    stale_batch_conflicts_and_writes_nothing,
+    batch_failing_after_its_row_write_rolls_back_whole,
+    empty_batch_is_a_no_op,
+);
+
+/// Reservations in one batch: enough to exercise the multi-row statements.
+const BATCH_RESERVATIONS: u32 = 25;
+
+fn new_reservation() -> ReservationId {
+    ReservationId::from_u128(uuid())
+}
+
+async fn batch_of_many_changes_commits_every_row_and_event(h: Harness) {
+    let mut inv = InventorySku::new(sku("HOT"));
+    let mut changes = vec![stock(&mut inv, restock(1_000), at(0))];
+    for i in 0..BATCH_RESERVATIONS {
+        changes.push(stock(
+            &mut inv,
+            reserve(new_reservation(), i + 1, at(60_000)),
+            at(i64::from(i)),
+        ));
+    }
+
+    h.store().commit_inventory(changes).await.unwrap();
+
+    assert_eq!(h.store().load_inventory(inv.sku()).await.unwrap(), inv);
+    let rows = h.outbox_rows_for("inventory", inv.sku().as_str()).await;
+    let sequences: Vec<i64> = rows.iter().map(|r| r.sequence).collect();
+    let expected: Vec<i64> = (1..=i64::from(BATCH_RESERVATIONS) + 1).collect();
+    assert_eq!(sequences, expected);
+    assert_eq!(h.outbox_count().await, u64::from(BATCH_RESERVATIONS) + 1);
+}
+
+async fn batch_whose_versions_do_not_chain_writes_nothing(h: Harness) {
+    let mut inv = InventorySku::new(sku("MUG"));
+    h.store()
+        .commit_inventory(vec![stock(&mut inv, restock(10), at(0))])
+        .await
+        .unwrap();
+    let stored = inv.clone();
+    let second = stock(&mut inv, reserve(new_reservation(), 1, at(100)), at(1));
+    let _skipped = stock(&mut inv, reserve(new_reservation(), 1, at(100)), at(2));
+    let fourth = stock(&mut inv, reserve(new_reservation(), 1, at(100)), at(3));
+
+    let result = h.store().commit_inventory(vec![second, fourth]).await;
+
+    assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
+    assert_eq!(h.outbox_count().await, 1);
+    assert_eq!(
+        h.store().load_inventory(stored.sku()).await.unwrap(),
+        stored
+    );
+}
+
+async fn batch_with_a_gap_in_event_sequences_writes_nothing(h: Harness) {
+    let mut inv = InventorySku::new(sku("MUG"));
+    let mut change = stock(&mut inv, restock(10), at(0));
+    change.events[0].sequence = 2;
+
+    let result = h.store().commit_inventory(vec![change]).await;
+
+    assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
+    assert_eq!(h.outbox_count().await, 0);
+    assert_eq!(
+        h.store().load_inventory(inv.sku()).await.unwrap(),
+        InventorySku::new(inv.sku().clone())
+    );
+}
+
+async fn stale_batch_conflicts_and_writes_nothing(h: Harness) {
+    let mut inv = InventorySku::new(sku("MUG"));
+    h.store()
+        .commit_inventory(vec![stock(&mut inv, restock(10), at(0))])
+        .await
+        .unwrap();
+    let mut stale = inv.clone();
+    h.store()
+        .commit_inventory(vec![stock(&mut inv, restock(5), at(1))])
+        .await
+        .unwrap();
+    let stale_batch = vec![
+        stock(&mut stale, restock(1), at(2)),
+        stock(&mut stale, reserve(new_reservation(), 2, at(100)), at(3)),
+    ];
+
+    let result = h.store().commit_inventory(stale_batch).await;
+
+    assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+    assert_eq!(h.outbox_count().await, 2);
+    assert_eq!(h.store().load_inventory(inv.sku()).await.unwrap(), inv);
+}
+
+/// A reservation id already held by another SKU makes the child-row write fail after the
+/// inventory row was written: the whole transaction, row and outbox included, must roll back.
+async fn batch_failing_after_its_row_write_rolls_back_whole(h: Harness) {
+    let shared = new_reservation();
+    let mut first = InventorySku::new(sku("FIRST"));
+    let batch = vec![
+        stock(&mut first, restock(10), at(0)),
+        stock(&mut first, reserve(shared, 1, at(100)), at(1)),
+    ];
+    h.store().commit_inventory(batch).await.unwrap();
+    let mut second = InventorySku::new(sku("SECOND"));
+    let clash = vec![
+        stock(&mut second, restock(10), at(2)),
+        stock(&mut second, reserve(shared, 1, at(100)), at(3)),
+    ];
+
+    let result = h.store().commit_inventory(clash).await;
+
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(h.outbox_count().await, 2);
+    let empty = InventorySku::new(second.sku().clone());
+    assert_eq!(h.store().load_inventory(second.sku()).await.unwrap(), empty);
+    assert_eq!(h.store().load_inventory(first.sku()).await.unwrap(), first);
+}
+
+async fn empty_batch_is_a_no_op(h: Harness) {
+    h.store().commit_inventory(vec![]).await.unwrap();
+    h.store().commit_product(vec![]).await.unwrap();
+    h.store().commit_cart(vec![]).await.unwrap();
+    h.store().commit_order(vec![]).await.unwrap();
+
+    assert_eq!(h.outbox_count().await, 0);
+}
