@@ -96,6 +96,71 @@ pub async fn retry_after(State(seconds): State<u64>, req: Request, next: Next) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use axum::Router;
+    use tokio::sync::Notify;
+    use tower::ServiceExt;
+
+    /// A router whose one route signals `entered` and then waits for `gate`, behind the load
+    /// shedder and `Retry-After`.
+    fn gated(
+        entered: Arc<Notify>,
+        gate: Arc<Notify>,
+        concurrency_max: usize,
+        retry_after_secs: u64,
+    ) -> Router {
+        let handler = move || {
+            let (entered, gate) = (entered.clone(), gate.clone());
+            async move {
+                entered.notify_one();
+                gate.notified().await;
+                "done"
+            }
+        };
+        Router::new()
+            .route("/", get(handler))
+            .layer(axum::middleware::from_fn_with_state(
+                ConcurrencyLimit::new(concurrency_max),
+                shed_load,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                retry_after_secs,
+                retry_after,
+            ))
+            .layer(axum::middleware::from_fn(request_id))
+    }
+
+    fn get_root() -> Request {
+        Request::builder()
+            .uri("/")
+            .body(Body::empty())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn sheds_load_beyond_the_limit_at_once() {
+        let (entered, gate) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let app = gated(entered.clone(), gate.clone(), 1, 7);
+        let first = tokio::spawn(app.clone().oneshot(get_root()));
+        // The first request holds the only permit once its handler runs.
+        entered.notified().await;
+        let shed = app.clone().oneshot(get_root()).await.expect("infallible");
+        assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(shed.headers()[header::RETRY_AFTER], "7");
+        assert!(shed.headers().contains_key(&REQUEST_ID_HEADER));
+        gate.notify_one();
+        let first = first.await.expect("joined").expect("infallible");
+        assert_eq!(first.status(), StatusCode::OK);
+        // The permit came back.
+        let next = tokio::spawn(app.oneshot(get_root()));
+        gate.notify_one();
+        assert_eq!(
+            next.await.expect("joined").expect("infallible").status(),
+            StatusCode::OK
+        );
+    }
 
     #[test]
     fn request_id_validation() {
