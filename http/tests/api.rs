@@ -682,3 +682,105 @@ async fn concurrent_requests_with_one_key_and_two_bodies() {
         stock.body
     );
 }
+
+fn slow_buy() -> Value {
+    // The sandbox hangs on `tok_timeout`; the saga gives up after the 200 ms payment timeout.
+    json!({"lines": [{"sku": "SLOW", "quantity": 1}], "payment_token": "tok_timeout", "shipping_address": address()})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_during_the_first_attempt_waits_for_its_answer() {
+    let app = Arc::new(spawn_app(HttpLimits::default()).await);
+    app.product("SLOW", 100, 5).await;
+    let first = tokio::spawn({
+        let app = app.clone();
+        async move {
+            app.call(
+                Method::POST,
+                "/v1/orders",
+                Some(slow_buy()),
+                &[("idempotency-key", "w")],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let retry = app
+        .call(
+            Method::POST,
+            "/v1/orders",
+            Some(slow_buy()),
+            &[("idempotency-key", "w")],
+        )
+        .await;
+    let first = first.await.expect("joined");
+    assert_problem(&first, StatusCode::PAYMENT_REQUIRED, "payment_timeout");
+    assert_eq!((retry.status, &retry.raw), (first.status, &first.raw));
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_that_cannot_wait_is_told_to_come_back() {
+    let limits = HttpLimits {
+        idempotency_wait: Duration::ZERO,
+        retry_after_secs: 3,
+        ..HttpLimits::default()
+    };
+    let app = Arc::new(spawn_app(limits).await);
+    app.product("SLOW", 100, 5).await;
+    let first = tokio::spawn({
+        let app = app.clone();
+        async move {
+            app.call(
+                Method::POST,
+                "/v1/orders",
+                Some(slow_buy()),
+                &[("idempotency-key", "c")],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let retry = app
+        .call(
+            Method::POST,
+            "/v1/orders",
+            Some(slow_buy()),
+            &[("idempotency-key", "c")],
+        )
+        .await;
+    assert_problem(&retry, StatusCode::CONFLICT, "idempotency_in_progress");
+    assert_eq!(retry.headers[header::RETRY_AFTER], "3");
+    let first = first.await.expect("joined");
+    assert_eq!(
+        retry.body["order_id"], first.body["order_id"],
+        "{} / {}",
+        retry.body, first.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cart_creation_body_is_optional_but_strict() {
+    let app = spawn_app(HttpLimits::default()).await;
+    let none = app.call(Method::POST, "/v1/carts", None, &[]).await;
+    assert_eq!(none.status, StatusCode::CREATED);
+    let extra = app
+        .call(
+            Method::POST,
+            "/v1/carts",
+            Some(json!({"customer_id": "x"})),
+            &[],
+        )
+        .await;
+    assert_problem(&extra, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field");
+    let untyped = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/carts")
+        .body(Body::from("{}"))
+        .expect("request");
+    assert_problem(
+        &app.send(untyped).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+}
