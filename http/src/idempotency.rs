@@ -68,8 +68,8 @@ pub async fn place_once<F, Fut>(
     place: F,
 ) -> Result<Response, ApiError>
 where
-    F: FnOnce(OrderId) -> Fut,
-    Fut: Future<Output = Result<Order, AppError>>,
+    F: FnOnce(OrderId) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Order, AppError>> + Send + 'static,
 {
     let order_id = OrderId::from_u128(uuid::Uuid::new_v4().as_u128());
     let store = state.commerce.store();
@@ -84,7 +84,7 @@ where
         )
         .await?;
     match answer {
-        IdempotencyClaim::Claimed => first_attempt(state, claim, order_id, place).await,
+        IdempotencyClaim::Claimed => detached_first_attempt(state, claim, order_id, place).await,
         IdempotencyClaim::Completed { status, body } => Ok(replay(status, body)),
         IdempotencyClaim::Mismatch => Err(ApiError::new(
             Code::IdempotencyKeyReused,
@@ -94,6 +94,29 @@ where
             await_first_attempt(state, claim, order_id).await
         }
     }
+}
+
+/// Runs the first attempt in its own task: a client that disconnects drops its handler future,
+/// and the saga must not stop between two steps because of that, nor leave its key unanswered.
+/// A detached attempt outlives its concurrency permit; the actors' bounded mailboxes still bound
+/// the work, and each attempt ends within the saga's own timeouts.
+async fn detached_first_attempt<F, Fut>(
+    state: &AppState,
+    claim: &Claim,
+    order_id: OrderId,
+    place: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(OrderId) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Order, AppError>> + Send + 'static,
+{
+    let (state, claim) = (state.clone(), claim.clone());
+    let attempt = tokio::spawn(async move { first_attempt(&state, &claim, order_id, place).await });
+    attempt.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, %order_id, "checkout task failed");
+        Err(ApiError::new(Code::Internal, "an internal error occurred")
+            .with("order_id", order_id.to_string()))
+    })
 }
 
 async fn first_attempt<F, Fut>(

@@ -90,12 +90,12 @@ pub async fn checkout(
         request: &body,
     };
     let claim = Claim::new(format!("checkout:{cart_id}"), key, &canonical);
-    place_once(&state, &claim, |order_id| {
+    let commerce = state.commerce.clone();
+    place_once(&state, &claim, move |order_id| {
         let Checkout {
             payment_token,
             shipping_address,
         } = checkout;
-        let commerce = state.commerce.clone();
         async move {
             commerce
                 .checkout(

@@ -19,13 +19,13 @@ pub async fn buy_now(
 ) -> Result<Response, ApiError> {
     let order = BuyNow::try_from(&body)?;
     let claim = Claim::new("buy_now".to_owned(), key, &body);
-    place_once(&state, &claim, |order_id| {
+    let commerce = state.commerce.clone();
+    place_once(&state, &claim, move |order_id| {
         let items = order
             .lines
             .into_iter()
             .map(|l| (l.sku, l.quantity))
             .collect();
-        let commerce = state.commerce.clone();
         async move {
             let token = order.payment_token.into_string();
             commerce
