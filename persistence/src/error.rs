@@ -72,3 +72,47 @@ fn is_transient_postgres(code: &str) -> bool {
 fn is_transient_sqlite(code: &str) -> bool {
     code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_transient_classes_are_connection_resources_operator_and_rollback() {
+        for code in ["08006", "53300", "57014", "57P01", "40001", "40P01"] {
+            assert!(is_transient_postgres(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn postgres_constraint_and_syntax_errors_are_not_transient() {
+        for code in ["23505", "23514", "42601", "22P02", "0800"] {
+            assert!(!is_transient_postgres(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn sqlite_busy_and_locked_are_transient_in_every_extended_form() {
+        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE.
+        for code in ["5", "6", "517", "262"] {
+            assert!(is_transient_sqlite(code), "{code}");
+        }
+        // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_CHECK, SQLITE_ERROR.
+        for code in ["2067", "275", "1"] {
+            assert!(!is_transient_sqlite(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn pool_exhaustion_is_unavailable_and_configuration_hides_its_detail() {
+        assert!(matches!(
+            map(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        let config = sqlx::Error::Configuration("postgres://user:hunter2@db/x is invalid".into());
+        match map(config) {
+            StoreError::Other(message) => assert!(!message.contains("hunter2"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -12,7 +12,11 @@
 //! - Quantities are positive integers.
 
 use actors::ports::StoreError;
-use domain::{cart, catalog, inventory, order, Currency, Money};
+use domain::order::OrderLine;
+use domain::{
+    cart, catalog, inventory, order, CartId, CountryCode, Currency, CustomerId, Money,
+    ShippingAddress, Timestamp,
+};
 use serde::Serialize;
 
 /// An event that can be written to the outbox.
@@ -261,7 +265,16 @@ struct AddressDto<'a> {
     line2: Option<&'a str>,
     city: &'a str,
     postal_code: &'a str,
-    country: &'a str,
+    country: CountryDto,
+}
+
+/// A country as its ISO 3166-1 alpha-2 code string.
+struct CountryDto(CountryCode);
+
+impl Serialize for CountryDto {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.as_str())
+    }
 }
 
 #[derive(Serialize)]
@@ -312,7 +325,25 @@ impl Describe for order::Event {
         use order::Event as E;
         let only = |event_type| to_json(event_type, &OrderOnly { order_id });
         match self {
-            E::Placed { .. } => order_placed(order_id, self),
+            E::Placed {
+                customer,
+                cart_id,
+                lines,
+                total,
+                shipping_address,
+                placed_at,
+            } => {
+                let payload = order_placed(
+                    order_id,
+                    *customer,
+                    *cart_id,
+                    lines,
+                    *total,
+                    shipping_address,
+                    *placed_at,
+                );
+                to_json("order.placed", &payload)
+            }
             E::Reserved => only("order.reserved"),
             E::PaymentAuthorized { payment_id, amount } => to_json(
                 "order.payment_authorized",
@@ -353,24 +384,16 @@ impl Describe for order::Event {
     }
 }
 
-/// `order.placed`, the one event that carries the whole order.
-fn order_placed(
-    order_id: &str,
-    event: &order::Event,
-) -> Result<(&'static str, String), StoreError> {
-    let order::Event::Placed {
-        customer,
-        cart_id,
-        lines,
-        total,
-        shipping_address: a,
-        placed_at,
-    } = event
-    else {
-        return Err(StoreError::Other(
-            "order_placed called with another event".to_owned(),
-        ));
-    };
+/// The payload of `order.placed`, the one event that carries the whole order.
+fn order_placed<'a>(
+    order_id: &'a str,
+    customer: Option<CustomerId>,
+    cart_id: Option<CartId>,
+    lines: &'a [OrderLine],
+    total: Money,
+    a: &'a ShippingAddress,
+    placed_at: Timestamp,
+) -> OrderPlaced<'a> {
     let lines = lines
         .iter()
         .map(|line| OrderLineDto {
@@ -380,22 +403,20 @@ fn order_placed(
             line_total: line.line_total().into(),
         })
         .collect();
-    let country = a.country();
-    let payload = OrderPlaced {
+    OrderPlaced {
         order_id,
         customer_id: customer.map(|c| c.to_string()),
         cart_id: cart_id.map(|c| c.to_string()),
         lines,
-        total: (*total).into(),
+        total: total.into(),
         shipping_address: AddressDto {
             name: a.name(),
             line1: a.line1(),
             line2: a.line2(),
             city: a.city(),
             postal_code: a.postal_code(),
-            country: country.as_str(),
+            country: CountryDto(a.country()),
         },
         placed_at_ms: placed_at.unix_ms(),
-    };
-    to_json("order.placed", &payload)
+    }
 }

@@ -6,6 +6,7 @@ use sqlx::sqlite::{SqliteConnection, SqliteQueryResult};
 
 use super::aggregates::{expect_rows, insert_outbox, versioned};
 use super::{id, opt_id, text, SqliteStore};
+use crate::convert::to_i64;
 use crate::error;
 use crate::plan::{plan, Plan};
 use crate::rows::{self, OrderLineRow, OrderRow, PaymentRow};
@@ -190,7 +191,7 @@ async fn insert_order_lines(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(&order_id)
-        .bind(i64::try_from(line_no).unwrap_or(i64::MAX))
+        .bind(to_i64(line_no as u64, "order line number")?)
         .bind(line.sku().as_str())
         .bind(i64::from(line.quantity().get()))
         .bind(line.unit_price().amount_minor())

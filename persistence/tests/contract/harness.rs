@@ -165,3 +165,15 @@ fn database_url(admin_url: &str, name: &str) -> String {
         None => format!("{authority}/{name}"),
     }
 }
+
+impl Harness {
+    /// Runs raw SQL written in the subset both dialects share, to plant states the store itself
+    /// would never write.
+    pub async fn execute_raw(&self, sql: &'static str) {
+        let result = match self {
+            Harness::Sqlite(s) => sqlx::raw_sql(sql).execute(s.pool()).await.map(|_| ()),
+            Harness::Postgres(s) => sqlx::raw_sql(sql).execute(s.pool()).await.map(|_| ()),
+        };
+        result.expect("raw statement");
+    }
+}

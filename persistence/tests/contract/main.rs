@@ -9,8 +9,10 @@
 mod fixtures;
 mod harness;
 
+mod adapters;
 mod batches;
 mod carts;
+mod corruption;
 mod idempotency;
 mod inventory;
 mod orders;
