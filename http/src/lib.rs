@@ -15,6 +15,16 @@
 //! - [`idempotency`]: claim, replay, wait and release of idempotency keys.
 //! - [`middleware`]: request ids, load shedding, `Retry-After`.
 //! - [`routes`]: the handlers.
+//!
+//! Wire conventions:
+//! - Errors are `application/problem+json` with `type` = `https://errors.commerce.example/<code>`,
+//!   `title`, `status`, `detail` and the stable `code`; retryable ones (503s and
+//!   `idempotency_in_progress`) carry `Retry-After: HttpLimits::retry_after_secs`.
+//! - Money is `{"amount": <integer minor units>, "currency": "<ISO 4217>"}`; ids are lowercase
+//!   hyphenated UUIDs; `placed_at` is an RFC 3339 UTC string with milliseconds.
+//! - Checkout and buy-now need `Idempotency-Key`; replayed answers carry
+//!   `Idempotent-Replayed: true`.
+//! - Every response carries `x-request-id` (the client's if it is a sane token, else a UUID).
 
 pub mod auth;
 pub mod dto;

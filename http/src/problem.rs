@@ -281,6 +281,78 @@ mod tests {
         }
     }
 
+    /// The published contract: every code with its status. Changing a line here is changing the
+    /// API, which clients branch on; it must be deliberate.
+    #[test]
+    fn code_status_contract() {
+        let table: Vec<(&str, u16)> = Code::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.status().as_u16()))
+            .collect();
+        let expected = [
+            ("malformed_json", 400),
+            ("unsupported_media_type", 415),
+            ("unknown_field", 422),
+            ("invalid_body", 422),
+            ("body_too_large", 413),
+            ("not_found", 404),
+            ("method_not_allowed", 405),
+            ("unauthorized", 401),
+            ("idempotency_key_required", 400),
+            ("invalid_idempotency_key", 400),
+            ("idempotency_key_reused", 422),
+            ("idempotency_in_progress", 409),
+            ("invalid_sku", 422),
+            ("invalid_quantity", 422),
+            ("quantity_limit_exceeded", 422),
+            ("invalid_currency", 422),
+            ("invalid_price", 422),
+            ("amount_overflow", 422),
+            ("currency_mismatch", 422),
+            ("invalid_product_name", 422),
+            ("invalid_shipping_address", 422),
+            ("invalid_payment_token", 422),
+            ("order_lines_empty", 422),
+            ("order_lines_limit_exceeded", 422),
+            ("duplicate_sku", 422),
+            ("product_not_found", 404),
+            ("product_inactive", 409),
+            ("out_of_stock", 409),
+            ("stock_limit_exceeded", 422),
+            ("reservation_not_found", 409),
+            ("reservation_conflict", 409),
+            ("reservation_not_held", 409),
+            ("reservation_not_committed", 409),
+            ("reservation_not_expired", 409),
+            ("cart_not_found", 404),
+            ("cart_already_exists", 409),
+            ("cart_not_open", 409),
+            ("cart_lines_limit_exceeded", 422),
+            ("cart_line_not_found", 404),
+            ("cart_empty", 422),
+            ("checkout_mismatch", 409),
+            ("order_not_found", 404),
+            ("order_already_placed", 409),
+            ("invalid_transition", 409),
+            ("invalid_order", 422),
+            ("no_payment_to_void", 409),
+            ("payment_declined", 402),
+            ("payment_timeout", 402),
+            ("checkout_interrupted", 503),
+            ("version_conflict", 409),
+            ("overloaded", 503),
+            ("store_unavailable", 503),
+            ("commit_failed", 503),
+            ("shutting_down", 503),
+            ("not_ready", 503),
+            ("timeout", 504),
+            ("gateway_failed", 502),
+            ("actor_failed", 500),
+            ("internal", 500),
+        ];
+        assert_eq!(table, expected);
+    }
+
     #[test]
     fn body_has_the_standard_members() {
         let body = ApiError::new(Code::CartNotFound, "no such cart")
