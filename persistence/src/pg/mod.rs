@@ -39,6 +39,11 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(error::map_migrate)?;
+        // The URL is not logged: it may carry a password.
+        tracing::info!(
+            max_connections = cfg.max_connections,
+            "postgres store ready, schema migrated"
+        );
         Ok(PgStore { pool })
     }
 

@@ -62,6 +62,7 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(error::map_migrate)?;
+        tracing::info!(data_dir = %data_dir.display(), "sqlite store ready, schema migrated");
         Ok(SqliteStore { pool })
     }
 
