@@ -41,7 +41,18 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
         started_at: now,
         updated_at: now,
     };
-    c.store.save_saga(&record).await?;
+    if let Err(e) = c.store.save_saga(&record).await {
+        // Without a saga record nobody would ever finish this checkout: reopen the cart now.
+        if let Some(cart_id) = plan.cart_id {
+            let abort = cart::Command::AbortCheckout {
+                order_id: plan.order_id,
+            };
+            if let Err(abort_error) = c.cart(cart_id, abort).await {
+                tracing::warn!(%cart_id, error = %abort_error, "could not reopen the cart of a checkout that never started");
+            }
+        }
+        return Err(e.into());
+    }
     let place = order::Command::Place {
         customer: plan.customer,
         cart_id: plan.cart_id,
