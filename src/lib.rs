@@ -42,7 +42,8 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn actors::p
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
-        let system = ActorSystem::start(settings.runtime.arbiters).context("starting the actor threads")?;
+        let system =
+            ActorSystem::start(settings.runtime.arbiters).context("starting the actor threads")?;
         let ports = Ports {
             store,
             payments: Arc::new(SandboxPayments::new(SANDBOX_HANG)),
@@ -54,15 +55,27 @@ impl Application {
         // before taking traffic, so stock held by a crash returns promptly.
         match commerce.recover_sagas(Duration::ZERO).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(recovered = n, "recovered sagas left in flight by the previous process"),
-            Err(e) => tracing::warn!(error = %e, "saga recovery at start-up failed; the background loop retries"),
+            Ok(n) => tracing::info!(
+                recovered = n,
+                "recovered sagas left in flight by the previous process"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "saga recovery at start-up failed; the background loop retries")
+            }
         }
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("binding {}", settings.http_addr))?;
         let port = listener.local_addr()?.port();
         let admin_token = settings.admin_token.clone().unwrap_or_else(generate_token);
-        Ok(Application { listener, port, admin_token, commerce, system, settings })
+        Ok(Application {
+            listener,
+            port,
+            admin_token,
+            commerce,
+            system,
+            settings,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -79,8 +92,18 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then drains: stops accepting, lets in-flight requests
     /// finish, lets every actor commit what it decided, and stops the actor threads.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, admin_token, commerce, system, settings, .. } = self;
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            admin_token,
+            commerce,
+            system,
+            settings,
+            ..
+        } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let background = commerce.spawn_background(stop_rx);
         let state = AppState {
@@ -89,7 +112,9 @@ impl Application {
             limits: HttpLimits::default(),
         };
         let app = commerce_http::router(state);
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         let _ = stop_tx.send(true);
         if background.await.is_err() {
             tracing::error!("background task panicked");

@@ -23,7 +23,9 @@ fn init_logging() {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     init_logging();
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_string());
+    let command = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_string());
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -33,7 +35,9 @@ async fn main() -> std::process::ExitCode {
     };
     let result = match command.as_str() {
         "serve" => serve(settings).await,
-        "migrate" => commerce::open_store(&settings).await.map(|_| println!("migrations applied")),
+        "migrate" => commerce::open_store(&settings)
+            .await
+            .map(|_| println!("migrations applied")),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -60,9 +64,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let data_dir = settings.data_dir.display().to_string();
     let generated = settings.admin_token.is_none();
     let app = Application::build(settings).await?;
-    println!("commerce listening on http://127.0.0.1:{} (store: {store}, data dir: {data_dir})", app.port());
+    println!(
+        "commerce listening on http://127.0.0.1:{} (store: {store}, data dir: {data_dir})",
+        app.port()
+    );
     if generated {
-        println!("ADMIN_TOKEN (generated for this run): {}", app.admin_token().expose());
+        println!(
+            "ADMIN_TOKEN (generated for this run): {}",
+            app.admin_token().expose()
+        );
     }
     app.run_until_stopped(commerce::shutdown_signal()).await
 }

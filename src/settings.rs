@@ -45,18 +45,29 @@ pub struct Settings {
 }
 
 /// Reads variable `name` through `get`, parsing it when present.
-fn parse_var<T: FromStr>(get: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<T>, String>
+fn parse_var<T: FromStr>(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<T>, String>
 where
     T::Err: fmt::Display,
 {
     match get(name) {
         None => Ok(None),
         Some(raw) if raw.trim().is_empty() => Ok(None),
-        Some(raw) => raw.trim().parse::<T>().map(Some).map_err(|e| format!("{name}={raw:?} is invalid: {e}")),
+        Some(raw) => raw
+            .trim()
+            .parse::<T>()
+            .map(Some)
+            .map_err(|e| format!("{name}={raw:?} is invalid: {e}")),
     }
 }
 
-fn millis(get: &dyn Fn(&str) -> Option<String>, name: &str, default: Duration) -> Result<Duration, String> {
+fn millis(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: Duration,
+) -> Result<Duration, String> {
     Ok(parse_var::<u64>(get, name)?.map_or(default, Duration::from_millis))
 }
 
@@ -86,14 +97,20 @@ impl Settings {
             runtime.live_actors_per_shard_max = live;
         }
         runtime.passivation_idle = millis(get, "PASSIVATION_IDLE_MS", runtime.passivation_idle)?;
-        runtime.passivation_check_interval = runtime.passivation_check_interval.min(runtime.passivation_idle);
+        runtime.passivation_check_interval = runtime
+            .passivation_check_interval
+            .min(runtime.passivation_idle);
         runtime.ask_timeout = millis(get, "ASK_TIMEOUT_MS", runtime.ask_timeout)?;
         runtime.validate()?;
 
         let mut commerce = actors::CommerceConfig::default();
         commerce.reservation_ttl = millis(get, "RESERVATION_TTL_MS", commerce.reservation_ttl)?;
         commerce.payment_timeout = millis(get, "PAYMENT_TIMEOUT_MS", commerce.payment_timeout)?;
-        commerce.expiry_sweep_interval = millis(get, "EXPIRY_SWEEP_INTERVAL_MS", commerce.expiry_sweep_interval)?;
+        commerce.expiry_sweep_interval = millis(
+            get,
+            "EXPIRY_SWEEP_INTERVAL_MS",
+            commerce.expiry_sweep_interval,
+        )?;
         commerce.saga_stuck_after = millis(get, "SAGA_STUCK_AFTER_MS", commerce.saga_stuck_after)?;
 
         let mut pool = persistence::PoolConfig::default();
@@ -105,9 +122,15 @@ impl Settings {
 
         Ok(Settings {
             http_addr: parse_var(get, "HTTP_ADDR")?.unwrap_or(default_addr),
-            database_url: get("DATABASE_URL").filter(|u| !u.trim().is_empty()).map(Secret::new),
-            data_dir: get("DATA_DIR").filter(|d| !d.trim().is_empty()).map_or_else(|| PathBuf::from("./data"), PathBuf::from),
-            admin_token: get("ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(Secret::new),
+            database_url: get("DATABASE_URL")
+                .filter(|u| !u.trim().is_empty())
+                .map(Secret::new),
+            data_dir: get("DATA_DIR")
+                .filter(|d| !d.trim().is_empty())
+                .map_or_else(|| PathBuf::from("./data"), PathBuf::from),
+            admin_token: get("ADMIN_TOKEN")
+                .filter(|t| !t.trim().is_empty())
+                .map(Secret::new),
             runtime,
             commerce,
             pool,
@@ -122,7 +145,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, String> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(&move |name| map.get(name).cloned())
     }
 
@@ -145,8 +171,15 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let s = settings(&[("ADMIN_TOKEN", "hunter2"), ("DATABASE_URL", "postgres://u:pw@h/db")]).expect("valid");
+        let s = settings(&[
+            ("ADMIN_TOKEN", "hunter2"),
+            ("DATABASE_URL", "postgres://u:pw@h/db"),
+        ])
+        .expect("valid");
         let shown = format!("{s:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("pw@"),
+            "{shown}"
+        );
     }
 }

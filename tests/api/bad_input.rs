@@ -9,8 +9,19 @@ crate::both_stores! {
     checkout_needs_an_idempotency_key_and_a_valid_address => checkout_needs_an_idempotency_key_and_a_valid_address;
 }
 
-async fn raw_post(app: &TestApp, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> crate::helpers::Reply {
-    app.send(app.client.post(app.url(path)).header("content-type", content_type).body(body)).await
+async fn raw_post(
+    app: &TestApp,
+    path: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> crate::helpers::Reply {
+    app.send(
+        app.client
+            .post(app.url(path))
+            .header("content-type", content_type)
+            .body(body),
+    )
+    .await
 }
 
 async fn bad_cart_input_is_rejected_and_changes_nothing(app: TestApp) {
@@ -20,26 +31,71 @@ async fn bad_cart_input_is_rejected_and_changes_nothing(app: TestApp) {
     let before = app.get(&format!("/v1/carts/{cart}")).await.body;
 
     let cases: Vec<(Value, u16, &str)> = vec![
-        (json!({"sku": "GOOD", "quantity": 0}), 422, "invalid_quantity"),
-        (json!({"sku": "GOOD", "quantity": -3}), 422, "invalid_quantity"),
-        (json!({"sku": "GOOD", "quantity": 5_000_000_000u64}), 422, "invalid_quantity"),
-        (json!({"sku": "GOOD", "quantity": 1001}), 422, "quantity_limit_exceeded"),
-        (json!({"sku": "NOT-A-PRODUCT", "quantity": 1}), 404, "product_not_found"),
-        (json!({"sku": "bad sku!", "quantity": 1}), 422, "invalid_sku"),
-        (json!({"sku": "GOOD", "quantity": 1, "price": 1}), 400, "unknown_field"),
+        (
+            json!({"sku": "GOOD", "quantity": 0}),
+            422,
+            "invalid_quantity",
+        ),
+        (
+            json!({"sku": "GOOD", "quantity": -3}),
+            422,
+            "invalid_quantity",
+        ),
+        (
+            json!({"sku": "GOOD", "quantity": 5_000_000_000u64}),
+            422,
+            "invalid_quantity",
+        ),
+        (
+            json!({"sku": "GOOD", "quantity": 1001}),
+            422,
+            "quantity_limit_exceeded",
+        ),
+        (
+            json!({"sku": "NOT-A-PRODUCT", "quantity": 1}),
+            404,
+            "product_not_found",
+        ),
+        (
+            json!({"sku": "bad sku!", "quantity": 1}),
+            422,
+            "invalid_sku",
+        ),
+        (
+            json!({"sku": "GOOD", "quantity": 1, "price": 1}),
+            422,
+            "unknown_field",
+        ),
         (json!({"sku": "GOOD"}), 422, "invalid_body"),
-        (json!({"sku": "GOOD", "quantity": "two"}), 422, "invalid_body"),
+        (
+            json!({"sku": "GOOD", "quantity": "two"}),
+            422,
+            "invalid_body",
+        ),
     ];
     for (body, status, code) in cases {
         let reply = app.post(&items, body.clone()).await;
-        assert_eq!((reply.status, reply.code()), (status, code), "{body} -> {reply:?}");
-        assert!(reply.content_type.starts_with("application/problem+json"), "{reply:?}");
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code),
+            "{body} -> {reply:?}"
+        );
+        assert!(
+            reply.content_type.starts_with("application/problem+json"),
+            "{reply:?}"
+        );
     }
     let malformed = raw_post(&app, &items, "application/json", "{\"sku\": ").await;
-    assert_eq!((malformed.status, malformed.code()), (400, "malformed_json"));
+    assert_eq!(
+        (malformed.status, malformed.code()),
+        (400, "malformed_json")
+    );
     let not_json = raw_post(&app, &items, "text/plain", "sku=GOOD").await;
     assert_eq!(not_json.status, 415, "{not_json:?}");
-    let huge = format!("{{\"sku\": \"GOOD\", \"quantity\": 1, \"pad\": \"{}\"}}", "x".repeat(1 << 20));
+    let huge = format!(
+        "{{\"sku\": \"GOOD\", \"quantity\": 1, \"pad\": \"{}\"}}",
+        "x".repeat(1 << 20)
+    );
     let oversized = raw_post(&app, &items, "application/json", huge).await;
     assert_eq!(oversized.status, 413, "{oversized:?}");
 
@@ -50,10 +106,22 @@ async fn bad_cart_input_is_rejected_and_changes_nothing(app: TestApp) {
 
 async fn bad_product_input_is_rejected_and_changes_nothing(app: TestApp) {
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"name": "X", "price": {"amount": 100, "currency": "usd"}}), "invalid_currency"),
-        (json!({"name": "X", "price": {"amount": 100, "currency": "XYZ"}}), "invalid_currency"),
-        (json!({"name": "X", "price": {"amount": -1, "currency": "USD"}}), "invalid_price"),
-        (json!({"name": "", "price": {"amount": 100, "currency": "USD"}}), "invalid_name"),
+        (
+            json!({"name": "X", "price": {"amount": 100, "currency": "usd"}}),
+            "invalid_currency",
+        ),
+        (
+            json!({"name": "X", "price": {"amount": 100, "currency": "XYZ"}}),
+            "invalid_currency",
+        ),
+        (
+            json!({"name": "X", "price": {"amount": -1, "currency": "USD"}}),
+            "invalid_price",
+        ),
+        (
+            json!({"name": "", "price": {"amount": 100, "currency": "USD"}}),
+            "invalid_product_name",
+        ),
     ];
     for (body, code) in cases {
         let reply = app.admin_put("/v1/products/NEW", body.clone()).await;
@@ -61,7 +129,9 @@ async fn bad_product_input_is_rejected_and_changes_nothing(app: TestApp) {
         assert_eq!(reply.code(), code, "{body} -> {reply:?}");
     }
     assert_eq!(app.get("/v1/products/NEW").await.status, 404);
-    let restock_zero = app.admin_post("/v1/inventory/NEW/restock", json!({"quantity": 0})).await;
+    let restock_zero = app
+        .admin_post("/v1/inventory/NEW/restock", json!({"quantity": 0}))
+        .await;
     assert_eq!(restock_zero.status, 422);
     app.stop().await;
 }
@@ -70,16 +140,38 @@ async fn checkout_needs_an_idempotency_key_and_a_valid_address(app: TestApp) {
     app.product_with_stock("KEYED", 100, 10).await;
     let cart = app.cart_with("KEYED", 1).await;
     let path = format!("/v1/carts/{cart}/checkout");
-    let no_key = app.post(&path, crate::helpers::checkout_body("tok_visa")).await;
-    assert_eq!((no_key.status, no_key.code()), (400, "idempotency_key_required"), "{no_key:?}");
+    let no_key = app
+        .post(&path, crate::helpers::checkout_body("tok_visa"))
+        .await;
+    assert_eq!(
+        (no_key.status, no_key.code()),
+        (400, "idempotency_key_required"),
+        "{no_key:?}"
+    );
     let mut no_city = crate::helpers::checkout_body("tok_visa");
     no_city["shipping_address"]["city"] = json!("  ");
-    let bad_address = app.send(app.client.post(app.url(&path)).header("Idempotency-Key", "k-addr").json(&no_city)).await;
+    let bad_address = app
+        .send(
+            app.client
+                .post(app.url(&path))
+                .header("Idempotency-Key", "k-addr")
+                .json(&no_city),
+        )
+        .await;
     assert_eq!(bad_address.status, 422, "{bad_address:?}");
     let stock = app.inventory("KEYED").await;
-    assert_eq!((stock["reserved"].as_u64(), stock["sold"].as_u64()), (Some(0), Some(0)));
-    assert_eq!(app.get(&format!("/v1/carts/{cart}")).await.body["status"], "open");
+    assert_eq!(
+        (stock["reserved"].as_u64(), stock["sold"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        app.get(&format!("/v1/carts/{cart}")).await.body["status"],
+        "open"
+    );
     let ok = app.checkout(&cart, "k-addr", "tok_visa").await;
-    assert_eq!(ok.status, 201, "a rejected request did not burn its key: {ok:?}");
+    assert_eq!(
+        ok.status, 201,
+        "a rejected request did not burn its key: {ok:?}"
+    );
     app.stop().await;
 }

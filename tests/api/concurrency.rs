@@ -36,8 +36,14 @@ async fn two_hundred_concurrent_buy_now_orders_for_fifty_units_sell_exactly_fift
 
 async fn assert_books_balance(app: &TestApp, sku: &str, replies: Vec<crate::helpers::Reply>) {
     let confirmed: Vec<_> = replies.iter().filter(|r| r.status == 201).collect();
-    let out_of_stock = replies.iter().filter(|r| r.status == 409 && r.code() == "out_of_stock").count();
-    let other: Vec<_> = replies.iter().filter(|r| r.status != 201 && r.code() != "out_of_stock").collect();
+    let out_of_stock = replies
+        .iter()
+        .filter(|r| r.status == 409 && r.code() == "out_of_stock")
+        .count();
+    let other: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status != 201 && r.code() != "out_of_stock")
+        .collect();
     assert!(other.is_empty(), "unexpected answers: {other:?}");
     assert_eq!(confirmed.len(), 50, "exactly the stock is sold");
     assert_eq!(out_of_stock, 150);

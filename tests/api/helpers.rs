@@ -18,16 +18,25 @@ pub enum Backend {
 
 /// Where tests create their Postgres databases.
 pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
 /// A fresh, empty Postgres database; returns its URL.
 pub async fn fresh_postgres_database() -> String {
     let admin = postgres_admin_url();
     let name = format!("api_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("Postgres reachable (see README: the test command starts it)");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_string();
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("Postgres reachable (see README: the test command starts it)");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base)
+        .to_string();
     format!("{base}/{name}")
 }
 
@@ -58,25 +67,34 @@ pub async fn test_settings(backend: Backend) -> (Settings, PathBuf) {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub backend: Backend,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let (settings, _) = test_settings(backend).await;
-    spawn_with(settings, backend).await
+    spawn_with(settings).await
 }
 
-pub async fn spawn_with(settings: Settings, backend: Backend) -> TestApp {
-    let app = Application::build(settings).await.expect("application builds");
+pub async fn spawn_with(settings: Settings) -> TestApp {
+    let app = Application::build(settings)
+        .await
+        .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-    TestApp { address, client, backend, stop: Some(stop), server: Some(server) }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        client,
+        stop: Some(stop),
+        server: Some(server),
+    }
 }
 
 /// A response reduced to what tests look at.
@@ -84,7 +102,6 @@ pub async fn spawn_with(settings: Settings, backend: Backend) -> TestApp {
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
-    pub headers: reqwest::header::HeaderMap,
     pub body: Value,
 }
 
@@ -102,11 +119,19 @@ impl TestApp {
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let bytes = response.bytes().await.expect("body");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, content_type, headers, body }
+        Reply {
+            status,
+            content_type,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -114,7 +139,8 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.send(self.client.post(self.url(path)).json(&body)).await
+        self.send(self.client.post(self.url(path)).json(&body))
+            .await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Reply {
@@ -126,11 +152,23 @@ impl TestApp {
     }
 
     pub async fn admin_put(&self, path: &str, body: Value) -> Reply {
-        self.send(self.client.put(self.url(path)).bearer_auth(ADMIN_TOKEN).json(&body)).await
+        self.send(
+            self.client
+                .put(self.url(path))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) -> Reply {
-        self.send(self.client.post(self.url(path)).bearer_auth(ADMIN_TOKEN).json(&body)).await
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body),
+        )
+        .await
     }
 
     /// Defines a product priced `price` minor units of USD and stocks `stock` units of it.
@@ -140,7 +178,12 @@ impl TestApp {
             .await;
         assert_eq!(put.status, 200, "{put:?}");
         if stock > 0 {
-            let restock = self.admin_post(&format!("/v1/inventory/{sku}/restock"), json!({"quantity": stock})).await;
+            let restock = self
+                .admin_post(
+                    &format!("/v1/inventory/{sku}/restock"),
+                    json!({"quantity": stock}),
+                )
+                .await;
             assert_eq!(restock.status, 200, "{restock:?}");
         }
     }
@@ -159,7 +202,12 @@ impl TestApp {
 
     pub async fn cart_with(&self, sku: &str, quantity: u32) -> String {
         let cart = self.new_cart().await;
-        let added = self.post(&format!("/v1/carts/{cart}/items"), json!({"sku": sku, "quantity": quantity})).await;
+        let added = self
+            .post(
+                &format!("/v1/carts/{cart}/items"),
+                json!({"sku": sku, "quantity": quantity}),
+            )
+            .await;
         assert_eq!(added.status, 200, "{added:?}");
         cart
     }
@@ -176,7 +224,11 @@ impl TestApp {
     pub async fn buy_now(&self, sku: &str, quantity: u32, key: &str, token: &str) -> Reply {
         let mut body = checkout_body(token);
         body["lines"] = json!([{"sku": sku, "quantity": quantity}]);
-        let request = self.client.post(self.url("/v1/orders")).header("Idempotency-Key", key).json(&body);
+        let request = self
+            .client
+            .post(self.url("/v1/orders"))
+            .header("Idempotency-Key", key)
+            .json(&body);
         self.send(request).await
     }
 
@@ -186,7 +238,10 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server stopped cleanly");
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 }
@@ -207,12 +262,12 @@ pub fn checkout_body(token: &str) -> Value {
 /// Runs each named test body once per backend.
 #[macro_export]
 macro_rules! both_stores {
-    ($($name:ident => $body:path;)*) => {
+    ($($name:ident => $body:ident;)*) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    $body($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await;
+                    super::$body($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await;
                 }
             )*
         }
@@ -220,7 +275,7 @@ macro_rules! both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    $body($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await;
+                    super::$body($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await;
                 }
             )*
         }

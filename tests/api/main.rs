@@ -4,8 +4,8 @@
 mod helpers;
 
 mod bad_input;
-mod catalog;
 mod carts;
+mod catalog;
 mod checkout;
 mod concurrency;
 mod restart;

@@ -16,7 +16,10 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 async fn start_server(port: u16, data_dir: &std::path::Path, database_url: Option<&str>) -> Server {
@@ -67,7 +70,13 @@ impl Drop for Server {
 async fn buy(client: &reqwest::Client, base: &str, key: &str) -> Option<(u16, serde_json::Value)> {
     let mut body = checkout_body("tok_visa");
     body["lines"] = json!([{"sku": "FLASH", "quantity": 1}]);
-    let response = client.post(format!("{base}/v1/orders")).header("Idempotency-Key", key).json(&body).send().await.ok()?;
+    let response = client
+        .post(format!("{base}/v1/orders"))
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
     let status = response.status().as_u16();
     let json = response.json().await.unwrap_or(serde_json::Value::Null);
     Some((status, json))
@@ -77,7 +86,10 @@ async fn kill_mid_sale_and_check(database_url: Option<String>) {
     let data_dir = temp_dir("commerce-restart");
     let port = free_port();
     let server = start_server(port, &data_dir, database_url.as_deref()).await;
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
     let product = client
         .put(format!("{}/v1/products/FLASH", server.base))
         .bearer_auth(ADMIN_TOKEN)
@@ -102,7 +114,8 @@ async fn kill_mid_sale_and_check(database_url: Option<String>) {
     let mut buyers = Vec::new();
     for b in 0..16 {
         let (client, base) = (client.clone(), server.base.clone());
-        let (acknowledged, attempted, stop) = (acknowledged.clone(), attempted.clone(), stop.clone());
+        let (acknowledged, attempted, stop) =
+            (acknowledged.clone(), attempted.clone(), stop.clone());
         buyers.push(tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) && i < 200 {
@@ -123,12 +136,23 @@ async fn kill_mid_sale_and_check(database_url: Option<String>) {
         buyer.await.expect("buyer");
     }
     let acknowledged = acknowledged.lock().expect("lock").clone();
-    assert!(!acknowledged.is_empty(), "the sale was underway when the server died");
+    assert!(
+        !acknowledged.is_empty(),
+        "the sale was underway when the server died"
+    );
 
     let server = start_server(port, &data_dir, database_url.as_deref()).await;
     for (key, id) in &acknowledged {
-        let order = client.get(format!("{}/v1/orders/{id}", server.base)).send().await.expect("get order");
-        assert_eq!(order.status().as_u16(), 200, "acknowledged order {id} ({key}) survived the crash");
+        let order = client
+            .get(format!("{}/v1/orders/{id}", server.base))
+            .send()
+            .await
+            .expect("get order");
+        assert_eq!(
+            order.status().as_u16(),
+            200,
+            "acknowledged order {id} ({key}) survived the crash"
+        );
         let order: serde_json::Value = order.json().await.expect("json");
         assert_eq!(order["status"], "fulfillment_requested", "{order}");
     }
@@ -137,18 +161,33 @@ async fn kill_mid_sale_and_check(database_url: Option<String>) {
     let attempted = attempted.lock().expect("lock").clone();
     let mut confirmed = 0u64;
     for key in &attempted {
-        let answer = buy(&client, &server.base, key).await.expect("answer after restart");
+        let answer = buy(&client, &server.base, key)
+            .await
+            .expect("answer after restart");
         match answer.0 {
             201 => confirmed += 1,
             409 | 402 | 503 => {}
             other => panic!("unexpected {other} for {key}: {}", answer.1),
         }
     }
-    let stock: serde_json::Value =
-        client.get(format!("{}/v1/inventory/FLASH", server.base)).send().await.expect("stock").json().await.expect("json");
-    assert_eq!(stock["reserved"], 0, "no stock held by a checkout that died: {stock}");
+    let stock: serde_json::Value = client
+        .get(format!("{}/v1/inventory/FLASH", server.base))
+        .send()
+        .await
+        .expect("stock")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        stock["reserved"], 0,
+        "no stock held by a checkout that died: {stock}"
+    );
     assert_eq!(stock["sold"].as_u64(), Some(confirmed), "{stock}");
-    assert_eq!(stock["on_hand"].as_u64().map(|h| h + confirmed), Some(STOCK), "{stock}");
+    assert_eq!(
+        stock["on_hand"].as_u64().map(|h| h + confirmed),
+        Some(STOCK),
+        "{stock}"
+    );
     assert!(confirmed >= acknowledged.len() as u64);
     server.kill9();
 }
