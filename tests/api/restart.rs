@@ -37,14 +37,18 @@ async fn start_server(port: u16, data_dir: &std::path::Path, database_url: Optio
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
     }
-    let child = command.spawn().expect("commerce binary starts");
-    let base = format!("http://127.0.0.1:{port}");
+    // Owned by `Server` at once, so every path (including a failed health wait) kills and
+    // reaps the child.
+    let server = Server {
+        child: command.spawn().expect("commerce binary starts"),
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+        if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await {
             if r.status().is_success() {
-                return Server { child, base };
+                return server;
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -53,11 +57,8 @@ async fn start_server(port: u16, data_dir: &std::path::Path, database_url: Optio
 }
 
 impl Server {
-    fn kill9(mut self) {
-        // SIGKILL: no shutdown hook runs, exactly like a crash.
-        self.child.kill().expect("kill");
-        let _ = self.child.wait();
-    }
+    /// SIGKILL: no shutdown hook runs, exactly like a crash (`Drop` sends it).
+    fn kill9(self) {}
 }
 
 impl Drop for Server {
