@@ -8,4 +8,5 @@ mod carts;
 mod catalog;
 mod checkout;
 mod concurrency;
+mod lifecycle;
 mod restart;
