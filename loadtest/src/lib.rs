@@ -1,0 +1,33 @@
+//! `loadtest`: load generator, books verifier and benchmark driver for the commerce server.
+//!
+//! Layout, from the pure core out to the edge:
+//! - `schedule`, `zipf`, `outcome`, `stats`, `thresholds`, `verify` (checks): pure, no IO; the
+//!   arithmetic and judgements the unit tests pin down.
+//! - `scenario`: the three workloads as operations over the HTTP `client`.
+//! - `driver`: open model (intended start times, coordinated-omission corrected) and closed model.
+//! - `verify::collect`: reads the books from the API and, read-only, from the store.
+//! - `report`: summary table, JSON, self-contained HTML.
+//! - `run` (one measured run), `bench` (ceiling vs baseline vs actor, child servers via
+//!   `server`), `memory` (RSS per cart, cold activation), `echo` (the ceiling server).
+//! - `cli`: flags and scenario files, resolved into a `RunPlan`; `main.rs` only dispatches.
+//!
+//! Architecture invariant: the tool knows the server only through its HTTP contract and its
+//! tables (read-only); it depends on no crate of the workspace, so it can measure any build.
+
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod driver;
+pub mod echo;
+pub mod limits;
+pub mod memory;
+pub mod outcome;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod schedule;
+pub mod server;
+pub mod stats;
+pub mod thresholds;
+pub mod verify;
+pub mod zipf;
