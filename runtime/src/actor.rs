@@ -114,6 +114,8 @@ pub(crate) struct EntityActor<E: Entity> {
     /// Instants of recent panics, for the restart-intensity limit and the backoff.
     panics: VecDeque<Instant>,
     reload_failures: u32,
+    /// The initial state of a brand-new id, used instead of loading at activation.
+    fresh: Option<E>,
 }
 
 impl<E: Entity> EntityActor<E> {
@@ -123,6 +125,7 @@ impl<E: Entity> EntityActor<E> {
         generation: u64,
         probe: Arc<Probe>,
         inner: Arc<Inner<E>>,
+        fresh: Option<E>,
     ) -> Self {
         EntityActor {
             id,
@@ -139,6 +142,7 @@ impl<E: Entity> EntityActor<E> {
             stash: VecDeque::new(),
             panics: VecDeque::new(),
             reload_failures: 0,
+            fresh,
         }
     }
 
@@ -489,7 +493,10 @@ impl<E: Entity> Actor for EntityActor<E> {
         self.inner.stats.activated();
         let check = self.inner.config.passivation_check_interval;
         ctx.run_interval(check, |act, ctx| act.check_idle(ctx));
-        self.load(Duration::ZERO, ctx, Self::activated);
+        match self.fresh.take() {
+            Some(state) => self.activated(Ok(state), ctx),
+            None => self.load(Duration::ZERO, ctx, Self::activated),
+        }
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {

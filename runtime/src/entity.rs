@@ -60,6 +60,12 @@ pub enum StoreError {
 pub trait EntityStore<E: Entity>: Send + Sync + 'static {
     /// Loads the entity, or its empty initial state if it was never stored.
     fn load(&self, id: &E::Id) -> BoxFuture<'static, Result<E, StoreError>>;
+    /// The empty initial state of an id the caller knows was never stored (for example one it
+    /// just generated at random), so activation can skip the load. `None` means "always load".
+    /// Safe even if the caller is wrong: the first commit's version check then fails.
+    fn fresh(&self, _id: &E::Id) -> Option<E> {
+        None
+    }
     /// Commits the changes (in decision order) atomically: all of them or none.
     fn commit(
         &self,

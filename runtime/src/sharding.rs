@@ -168,12 +168,27 @@ impl<E: Entity> Sharding<E> {
         id: E::Id,
         command: E::Command,
     ) -> Result<Result<E::Reply, E::Rejection>, DispatchError> {
-        match tokio::time::timeout(
-            self.inner.config.ask_timeout,
-            self.ask_with_redirects(id, command),
-        )
-        .await
-        {
+        self.ask_as(id, command, false).await
+    }
+
+    /// Like `ask`, for an id the caller just created and knows was never stored: if no actor is
+    /// live, it is activated from `EntityStore::fresh` without a load.
+    pub async fn ask_new(
+        &self,
+        id: E::Id,
+        command: E::Command,
+    ) -> Result<Result<E::Reply, E::Rejection>, DispatchError> {
+        self.ask_as(id, command, true).await
+    }
+
+    async fn ask_as(
+        &self,
+        id: E::Id,
+        command: E::Command,
+        new: bool,
+    ) -> Result<Result<E::Reply, E::Rejection>, DispatchError> {
+        let answer = self.ask_with_redirects(id, command, new);
+        match tokio::time::timeout(self.inner.config.ask_timeout, answer).await {
             Ok(answer) => answer,
             Err(_) => Err(DispatchError::Timeout),
         }
@@ -183,9 +198,10 @@ impl<E: Entity> Sharding<E> {
         &self,
         id: E::Id,
         mut command: E::Command,
+        new: bool,
     ) -> Result<Result<E::Reply, E::Rejection>, DispatchError> {
         for _ in 0..=self.inner.config.redirects_max {
-            let answer = self.send(&id, command)?;
+            let answer = self.send(&id, command, new)?;
             match answer.await {
                 Ok(Outcome::Done(result)) => return Ok(result),
                 Ok(Outcome::Failed(e)) => return Err(e),
@@ -205,6 +221,7 @@ impl<E: Entity> Sharding<E> {
         &self,
         id: &E::Id,
         command: E::Command,
+        new: bool,
     ) -> Result<oneshot::Receiver<Outcome<E>>, DispatchError> {
         if self.inner.shutting_down.load(Ordering::Acquire) {
             return Err(DispatchError::ShuttingDown);
@@ -214,7 +231,7 @@ impl<E: Entity> Sharding<E> {
         let mut envelope = Envelope::new(command, tx);
         // Two rounds: a dead actor found in the first is unregistered and replaced in the second.
         for _ in 0..2 {
-            match self.offer_or_activate(shard, id, envelope)? {
+            match self.offer_or_activate(shard, id, envelope, new)? {
                 Offer::Sent => return Ok(rx),
                 Offer::Closed(back) => envelope = back,
             }
@@ -229,6 +246,7 @@ impl<E: Entity> Sharding<E> {
         shard: &Shard<E>,
         id: &E::Id,
         envelope: Envelope<E>,
+        new: bool,
     ) -> Result<Offer<E>, DispatchError> {
         if let Some(slot) = shard.slots.get(id) {
             let generation = slot.generation;
@@ -244,7 +262,12 @@ impl<E: Entity> Sharding<E> {
         match shard.slots.entry(id.clone()) {
             dashmap::Entry::Occupied(slot) => self.offer(slot.get(), envelope),
             dashmap::Entry::Vacant(vacant) => {
-                let slot = self.activate(shard, id.clone())?;
+                let fresh = if new {
+                    self.inner.store.fresh(id)
+                } else {
+                    None
+                };
+                let slot = self.activate(shard, id.clone(), fresh)?;
                 let offered = self.offer(&slot, envelope);
                 vacant.insert(slot);
                 shard.live.fetch_add(1, Ordering::AcqRel);
@@ -319,7 +342,12 @@ impl<E: Entity> Sharding<E> {
         Ok(())
     }
 
-    fn activate(&self, shard: &Shard<E>, id: E::Id) -> Result<Slot<E>, DispatchError> {
+    fn activate(
+        &self,
+        shard: &Shard<E>,
+        id: E::Id,
+        fresh: Option<E>,
+    ) -> Result<Slot<E>, DispatchError> {
         let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
         let probe = Arc::new(Probe::new(self.inner.now_ms()));
         let (tx, rx) =
@@ -329,7 +357,7 @@ impl<E: Entity> Sharding<E> {
         let shard_index = shard.index;
         let spawned = shard.arbiter.spawn_fn(move || {
             let ctx = Context::with_receiver(rx);
-            let actor = EntityActor::new(id, shard_index, generation, actor_probe, inner);
+            let actor = EntityActor::new(id, shard_index, generation, actor_probe, inner, fresh);
             actix_rt::spawn(ctx.into_future(actor));
         });
         if !spawned {

@@ -105,6 +105,10 @@ impl EntityStore<Counter> for Arc<MemoryStore> {
         })
     }
 
+    fn fresh(&self, _id: &String) -> Option<Counter> {
+        Some(Counter { value: 0 })
+    }
+
     fn commit(&self, id: &String, changes: Vec<u64>) -> BoxFuture<'static, Result<(), StoreError>> {
         let this = self.clone();
         let id = id.clone();
@@ -374,5 +378,27 @@ async fn shutdown_commits_what_was_decided_before_stopping() {
         add(&sharding, "s", 1).await,
         Err(DispatchError::ShuttingDown)
     );
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brand_new_id_is_activated_without_a_load() {
+    let (system, sharding, store) = start(config());
+    assert_eq!(
+        sharding.ask_new("new".to_string(), Cmd::Add(2)).await,
+        Ok(Ok(2))
+    );
+    assert_eq!(
+        store.loads.load(Ordering::SeqCst),
+        0,
+        "nothing to load for an id never stored"
+    );
+    assert_eq!(add(&sharding, "old", 1).await, Ok(Ok(1)));
+    assert_eq!(
+        store.loads.load(Ordering::SeqCst),
+        1,
+        "a plain ask still loads"
+    );
+    assert_eq!(store.values.lock().unwrap()["new"], 2);
     system.shutdown();
 }
