@@ -285,7 +285,9 @@ fn run_section(r: &RunReport) -> String {
         h.push_str("</table>");
     }
     if !r.verification.is_empty() {
-        h.push_str("<table><tr><th>check</th><th>verdict</th><th>detail</th></tr>");
+        h.push_str(
+            "<table class=\"checks\"><tr><th>check</th><th>verdict</th><th>detail</th></tr>",
+        );
         for c in &r.verification {
             let v = match c.verdict {
                 Verdict::Pass => "PASS",
@@ -310,7 +312,7 @@ table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding
 td:first-child,th:first-child{text-align:left}.cmd{font-family:monospace;background:#f5f5f5;padding:6px}\
 .FAIL td{background:#ffebee}.SKIP td{background:#fffde7}.title{font-weight:600;font-size:14px}\
 .grid{stroke:#eee}.ytick{font-size:11px;text-anchor:end}.xtick{font-size:11px;text-anchor:middle}\
-.legend{font-size:12px}.unit{font-size:11px}.chart{margin:12px 0}";
+.checks td{text-align:left}.legend{font-size:12px}.unit{font-size:11px}.chart{margin:12px 0}";
 
 /// The whole page. `preamble` is extra HTML (already escaped) shown under the title.
 pub fn render(title: &str, preamble: &str, runs: &[RunReport]) -> String {

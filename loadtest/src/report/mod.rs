@@ -106,12 +106,35 @@ pub fn shell_quote(arg: &str) -> String {
     }
 }
 
-/// The command line of this process, quoted.
+/// Flags whose value is a secret: the printed command line shows a placeholder instead.
+const SECRET_FLAGS: [&str; 1] = ["--admin-token"];
+
+/// `args` quoted for a shell, with secret values replaced so reports can be shared.
+pub fn redacted_command_line(args: &[String]) -> String {
+    let mut out = Vec::with_capacity(args.len());
+    let mut hide_next = false;
+    for a in args {
+        if hide_next {
+            out.push("'<redacted>'".to_string());
+            hide_next = false;
+            continue;
+        }
+        match SECRET_FLAGS.iter().find(|f| a.starts_with(*f)) {
+            Some(f) if a.as_str() == *f => {
+                hide_next = true;
+                out.push(shell_quote(a));
+            }
+            Some(f) => out.push(shell_quote(&format!("{f}=<redacted>"))),
+            None => out.push(shell_quote(a)),
+        }
+    }
+    out.join(" ")
+}
+
+/// The command line of this process, quoted, secrets redacted.
 pub fn command_line() -> String {
-    std::env::args()
-        .map(|a| shell_quote(&a))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let args: Vec<String> = std::env::args().collect();
+    redacted_command_line(&args)
 }
 
 #[cfg(test)]
@@ -124,5 +147,24 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn the_admin_token_never_reaches_the_printed_command_line() {
+        let args: Vec<String> = [
+            "loadtest",
+            "flash-sale",
+            "--admin-token",
+            "s3cret",
+            "--admin-token=s3cret",
+            "--rate",
+            "5",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let line = redacted_command_line(&args);
+        assert!(!line.contains("s3cret"), "{line}");
+        assert!(line.contains("--rate 5"));
     }
 }

@@ -186,14 +186,12 @@ pub async fn api_inventory(api: &Api, catalog: &[CatalogItem]) -> Vec<StockRow> 
         .await
 }
 
-/// Every `n`-th element so a sample spans the whole run, not just its start.
+/// Up to `n` elements evenly spaced over `items`, so a sample spans the whole run, not just
+/// its start.
 fn spread<T>(items: &[T], n: usize) -> impl Iterator<Item = &T> {
-    let step = if n == 0 {
-        usize::MAX
-    } else {
-        items.len().div_ceil(n).max(1)
-    };
-    items.iter().step_by(step).take(n)
+    let len = items.len();
+    let take = n.min(len);
+    (0..take).map(move |k| &items[k * len / take])
 }
 
 /// Sends a sample of answered checkouts again, same key, same body, and records what came back.
@@ -413,6 +411,7 @@ mod tests {
         let v: Vec<u32> = (0..100).collect();
         let s: Vec<u32> = spread(&v, 10).copied().collect();
         assert_eq!(s, vec![0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+        assert_eq!(spread(&v, 40).count(), 40);
         assert_eq!(spread(&v, 1_000).count(), 100);
         assert_eq!(spread(&v, 0).count(), 0);
         assert_eq!(spread::<u32>(&[], 5).count(), 0);

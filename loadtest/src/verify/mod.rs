@@ -246,7 +246,18 @@ pub fn sold_within_stock(b: &Books) -> CheckResult {
             }
         }
     }
-    let checked = format!("{} SKU(s), stock {:?}", b.stock_given.len(), b.stock_given);
+    let stocked: i64 = b.stock_given.values().sum();
+    let sold: i64 = b
+        .store
+        .as_ref()
+        .map_or(&b.api_inventory, |s| &s.inventory)
+        .iter()
+        .map(|r| r.sold)
+        .sum();
+    let checked = format!(
+        "{} SKU(s): {sold} of {stocked} unit(s) sold",
+        b.stock_given.len()
+    );
     CheckResult::from_problems(name, &checked, problems)
 }
 
