@@ -3,7 +3,8 @@
 
 use crate::hosted::Aggregate;
 use crate::ports::{
-    CartChange, InventoryChange, InventoryCounters, OrderChange, ProductChange, Recorded, Store,
+    CartChange, InventoryChange, InventoryCounters, OrderChange, ProductChange, Recorded,
+    SagaRecord, Store,
 };
 use domain::inventory::{self, InventorySku, Reservation};
 use domain::{cart, catalog, order};
@@ -39,6 +40,7 @@ impl Aggregate for Product {
     }
     fn change(
         &self,
+        _command: &catalog::Command,
         expected_version: u64,
         events: Vec<Recorded<catalog::Event>>,
     ) -> ProductChange {
@@ -135,6 +137,7 @@ impl Aggregate for InventorySku {
     }
     fn change(
         &self,
+        _command: &InventoryCommand,
         expected_version: u64,
         events: Vec<Recorded<inventory::Event>>,
     ) -> InventoryChange {
@@ -227,7 +230,12 @@ impl Aggregate for Cart {
     fn view(&self, _command: Option<&cart::Command>) -> Cart {
         self.clone()
     }
-    fn change(&self, expected_version: u64, events: Vec<Recorded<cart::Event>>) -> CartChange {
+    fn change(
+        &self,
+        _command: &cart::Command,
+        expected_version: u64,
+        events: Vec<Recorded<cart::Event>>,
+    ) -> CartChange {
         CartChange {
             expected_version,
             cart: self.snapshot(),
@@ -256,9 +264,34 @@ impl Aggregate for Cart {
     }
 }
 
+/// Order commands: one or more domain commands decided together as one change (steps of the
+/// saga that follow each other without an external call in between commit once), optionally
+/// with the saga record that moves with them.
+#[derive(Clone, Debug)]
+pub struct OrderCommand {
+    pub steps: Vec<order::Command>,
+    pub saga: Option<SagaRecord>,
+}
+
+impl OrderCommand {
+    pub fn one(step: order::Command) -> Self {
+        OrderCommand {
+            steps: vec![step],
+            saga: None,
+        }
+    }
+
+    pub fn with_saga(steps: Vec<order::Command>, saga: SagaRecord) -> Self {
+        OrderCommand {
+            steps,
+            saga: Some(saga),
+        }
+    }
+}
+
 impl Aggregate for Order {
     type Id = OrderId;
-    type Command = order::Command;
+    type Command = OrderCommand;
     type Event = order::Event;
     type Error = order::Error;
     type View = Order;
@@ -267,10 +300,25 @@ impl Aggregate for Order {
 
     fn handle(
         &self,
-        command: &order::Command,
+        command: &OrderCommand,
         _now: Timestamp,
     ) -> Result<Vec<order::Event>, order::Error> {
-        Order::handle(self, command)
+        match command.steps.as_slice() {
+            [one] => Order::handle(self, one),
+            steps => {
+                // Each step decides on the state the previous steps left, so decide on a scratch
+                // copy; all steps are accepted or none.
+                let mut scratch = self.clone();
+                let mut events = Vec::new();
+                for step in steps {
+                    for event in Order::handle(&scratch, step)? {
+                        scratch.apply(&event);
+                        events.push(event);
+                    }
+                }
+                Ok(events)
+            }
+        }
     }
     fn apply(&mut self, event: &order::Event) {
         Order::apply(self, event)
@@ -278,31 +326,38 @@ impl Aggregate for Order {
     fn version(&self) -> u64 {
         Order::version(self)
     }
-    fn view(&self, _command: Option<&order::Command>) -> Order {
+    fn view(&self, _command: Option<&OrderCommand>) -> Order {
         self.clone()
     }
-    fn change(&self, expected_version: u64, events: Vec<Recorded<order::Event>>) -> OrderChange {
+    fn change(
+        &self,
+        command: &OrderCommand,
+        expected_version: u64,
+        events: Vec<Recorded<order::Event>>,
+    ) -> OrderChange {
         // An order exists once placed, so a change always has a full snapshot.
         OrderChange {
             expected_version,
             order: self.snapshot(),
             events,
+            saga: command.saga.clone(),
         }
     }
-    fn command_name(command: &order::Command) -> &'static str {
+    fn fresh(id: &OrderId) -> Option<Order> {
+        Some(Order::new(*id))
+    }
+    fn command_name(command: &OrderCommand) -> &'static str {
         use order::Command as C;
-        match command {
-            C::Place { .. } => "place",
-            C::MarkReserved => "mark_reserved",
-            C::RecordPaymentAuthorized { .. } => "record_payment_authorized",
-            C::RecordPaymentDeclined { .. } => "record_payment_declined",
-            C::Confirm => "confirm",
-            C::RequestFulfillment { .. } => "request_fulfillment",
-            C::MarkShipped => "mark_shipped",
-            C::MarkDelivered => "mark_delivered",
-            C::Fail { .. } => "fail",
-            C::Cancel => "cancel",
-            C::RecordPaymentVoided => "record_payment_voided",
+        match command.steps.as_slice() {
+            [C::Place { .. }] => "place",
+            [C::Cancel] => "cancel",
+            [C::Fail { .. }] => "fail",
+            [C::RecordPaymentVoided] => "record_payment_voided",
+            [C::RequestFulfillment { .. }] => "request_fulfillment",
+            [.., C::Confirm] => "confirm",
+            [.., C::Fail { .. }] => "fail",
+            [_] => "step",
+            _ => "steps",
         }
     }
     fn load(store: Arc<dyn Store>, id: OrderId) -> BoxFuture<'static, Result<Self, StoreError>> {

@@ -1,10 +1,10 @@
 //! The application facade: the use cases the HTTP edge calls. It owns one sharding per aggregate
 //! kind and the ports, and runs the background work (saga recovery, reservation expiry).
 
-use crate::aggregates::{InventoryCommand, InventoryView};
+use crate::aggregates::{InventoryCommand, InventoryView, OrderCommand};
 use crate::error::AppError;
 use crate::hosted::{Aggregate, Ask, Hosted, HostedStore};
-use crate::ports::{Clock, PaymentGateway, ShippingGateway, Store};
+use crate::ports::{Clock, PaymentGateway, SagaRecord, SagaStep, ShippingGateway, Store};
 use crate::saga::{self, CheckoutPlan};
 use domain::order::{OrderLine, ShippingAddress};
 use domain::{cart, catalog, inventory, order};
@@ -95,11 +95,15 @@ async fn ask<A: Aggregate>(
 }
 
 impl Inner {
-    pub(crate) async fn order(
+    /// Runs `steps` on the order as one change that also writes `record` (stamped now).
+    pub(crate) async fn order_with_saga(
         &self,
         id: OrderId,
-        command: order::Command,
+        steps: Vec<order::Command>,
+        record: &mut SagaRecord,
     ) -> Result<Order, AppError> {
+        record.updated_at = self.clock.now();
+        let command = OrderCommand::with_saga(steps, record.clone());
         ask(&self.orders, id, Ask::Execute(command), AppError::Order).await
     }
 
@@ -338,32 +342,25 @@ impl Commerce {
     }
 
     /// Cancels an order that has not shipped: the stock goes back and the payment is voided.
-    /// The saga record moves to compensating first, so a crash midway is finished by recovery.
+    /// The cancellation and the saga's move to compensating commit together, so a crash midway
+    /// is finished by recovery.
     pub async fn cancel_order(&self, id: OrderId) -> Result<Order, AppError> {
-        let order = match self.inner.order(id, order::Command::Cancel).await {
-            Err(AppError::Order(order::Error::NotFound)) => return Err(AppError::OrderNotFound),
-            other => other?,
-        };
-        if let Some(mut record) = self.inner.store.load_saga(id).await? {
-            if record.step.is_terminal() || record.step == crate::ports::SagaStep::Compensating {
-                record.step = crate::ports::SagaStep::Compensating;
-                record
-                    .failure_reason
-                    .get_or_insert_with(|| "cancelled".to_string());
-                record.updated_at = self.inner.clock.now();
-                self.inner.store.save_saga(&record).await?;
-            }
-        }
-        saga::release_stock(&self.inner, &order).await?;
-        saga::void_payment(&self.inner, &order).await?;
-        if let Some(mut record) = self.inner.store.load_saga(id).await? {
-            if record.step == crate::ports::SagaStep::Compensating {
-                record.step = crate::ports::SagaStep::Failed;
-                record.updated_at = self.inner.clock.now();
-                self.inner.store.save_saga(&record).await?;
-            }
-        }
-        self.inner.get_order(id).await
+        let current = self.order(id).await?;
+        let now = self.inner.clock.now();
+        let mut record = self.inner.store.load_saga(id).await?.unwrap_or(SagaRecord {
+            order_id: id,
+            cart_id: current.cart_id(),
+            step: SagaStep::Compensating,
+            payment_token: String::new(),
+            failure_reason: None,
+            started_at: now,
+            updated_at: now,
+        });
+        record.step = SagaStep::Compensating;
+        record.failure_reason = Some("cancelled".to_string());
+        let cancel = vec![order::Command::Cancel];
+        let cancelled = self.inner.order_with_saga(id, cancel, &mut record).await?;
+        saga::compensate(&self.inner, record, cancelled).await
     }
 
     /// Resumes or compensates sagas untouched for `older_than`. At start-up `older_than` is zero:

@@ -29,8 +29,18 @@ pub trait Aggregate: Sized + Send + Unpin + 'static {
     fn version(&self) -> u64;
     /// The view after `command` (or after nothing, for a read).
     fn view(&self, command: Option<&Self::Command>) -> Self::View;
-    /// The change to commit, built after the events were applied to `self`.
-    fn change(&self, expected_version: u64, events: Vec<Recorded<Self::Event>>) -> Self::Change;
+    /// The change to commit, built after the events of `command` were applied to `self`.
+    fn change(
+        &self,
+        command: &Self::Command,
+        expected_version: u64,
+        events: Vec<Recorded<Self::Event>>,
+    ) -> Self::Change;
+    /// The initial state of an id known never to have been stored, if this aggregate supports
+    /// activating without a load (ids the application generates at random).
+    fn fresh(_id: &Self::Id) -> Option<Self> {
+        None
+    }
     fn command_name(command: &Self::Command) -> &'static str;
     fn load(store: Arc<dyn Store>, id: Self::Id) -> BoxFuture<'static, Result<Self, StoreError>>;
     fn commit(
@@ -97,7 +107,7 @@ impl<A: Aggregate> Entity for Hosted<A> {
             self.state.version(),
             expected_version + recorded.len() as u64
         );
-        let change = self.state.change(expected_version, recorded);
+        let change = self.state.change(&command, expected_version, recorded);
         Decision::Persist {
             reply: self.state.view(Some(&command)),
             change,

@@ -17,6 +17,6 @@ pub mod ports;
 pub mod saga;
 pub mod sandbox;
 
-pub use aggregates::{InventoryCommand, InventoryView};
+pub use aggregates::{InventoryCommand, InventoryView, OrderCommand};
 pub use app::{Commerce, CommerceConfig, Ports};
 pub use error::AppError;

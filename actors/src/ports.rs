@@ -68,24 +68,24 @@ pub struct OrderChange {
     pub expected_version: u64,
     pub order: OrderSnapshot,
     pub events: Vec<Recorded<order::Event>>,
+    /// The checkout saga's new record, written in the same transaction: a saga step and the
+    /// order change it made are durable together or not at all.
+    pub saga: Option<SagaRecord>,
 }
 
 /// Where the checkout saga of one order stands. Persisted before each next step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SagaStep {
-    /// Order placed; reserving stock next.
+    /// Order placed; reserving stock and authorizing payment next.
     Started,
-    /// All lines reserved; authorizing payment next.
-    Reserved,
-    /// Payment authorized; confirming the order and committing stock next.
-    Authorized,
-    /// Order confirmed; requesting shipment next.
+    /// Stock reserved, payment authorized, order confirmed; committing stock and requesting
+    /// shipment next.
     Confirmed,
     /// Shipment requested: the saga is done.
     Completed,
-    /// Releasing reservations and failing the order after a failed step.
+    /// Releasing stock and voiding payment after a failure or a cancellation.
     Compensating,
-    /// Compensation done: the order is failed and its stock released.
+    /// Compensation done: the order is failed or cancelled and its stock released.
     Failed,
 }
 
@@ -93,8 +93,6 @@ impl SagaStep {
     pub fn as_str(self) -> &'static str {
         match self {
             SagaStep::Started => "started",
-            SagaStep::Reserved => "reserved",
-            SagaStep::Authorized => "authorized",
             SagaStep::Confirmed => "confirmed",
             SagaStep::Completed => "completed",
             SagaStep::Compensating => "compensating",
@@ -105,8 +103,6 @@ impl SagaStep {
     pub fn parse(s: &str) -> Option<SagaStep> {
         [
             SagaStep::Started,
-            SagaStep::Reserved,
-            SagaStep::Authorized,
             SagaStep::Confirmed,
             SagaStep::Completed,
             SagaStep::Compensating,
@@ -228,7 +224,13 @@ pub trait PaymentGateway: Send + Sync + 'static {
         amount: Money,
         token: &str,
     ) -> Result<Authorization, GatewayError>;
-    async fn void(&self, order_id: OrderId, payment_id: PaymentId) -> Result<(), GatewayError>;
+    /// Voids the order's authorization. `payment_id` is `None` when a crash lost it: the
+    /// provider then voids whatever it authorized for `order_id`, if anything.
+    async fn void(
+        &self,
+        order_id: OrderId,
+        payment_id: Option<PaymentId>,
+    ) -> Result<(), GatewayError>;
 }
 
 /// A shipping provider. Idempotent by `order_id`: one shipment per order however often asked.

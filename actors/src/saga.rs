@@ -1,16 +1,23 @@
-//! The checkout saga: reserve every line (all or nothing), authorize payment, confirm the order
-//! and commit the stock, then request shipment. Each step's outcome is persisted in the saga
-//! record before the next step starts, and every step is idempotent (deterministic reservation
-//! ids, provider calls keyed by order id, order commands that are no-ops when repeated), so a
-//! saga interrupted anywhere can be resumed or compensated from its record.
+//! The checkout saga: place the order, reserve every line (all or nothing), authorize payment,
+//! confirm the order, commit the stock, request shipment.
+//!
+//! Durability: the saga record moves in the same transaction as the order change of its step
+//! (`OrderCommand::with_saga`), so a step and the saga's knowledge of it are durable together.
+//! Steps that follow each other without an external call are one order change: placing is one,
+//! "reserved + payment authorized + confirmed" is one, "fulfillment requested" is one. Three
+//! order commits per checkout, and the stock changes ride the SKU actors' group commits.
+//!
+//! Idempotency: reservation ids derive from the order and SKU (a retry never reserves twice),
+//! provider calls are keyed by the order id, and order commands that are repeated are no-ops, so
+//! a saga interrupted anywhere is resumed or compensated from its record by `recover`.
 
-use crate::aggregates::{InventoryCommand, InventoryView};
+use crate::aggregates::{InventoryCommand, InventoryView, OrderCommand};
 use crate::app::Inner;
 use crate::error::AppError;
 use crate::ports::{Authorization, GatewayError, SagaRecord, SagaStep};
 use domain::inventory::{self, ReservationStatus};
 use domain::order::{self, FailureReason, OrderLine, OrderStatus, ShippingAddress};
-use domain::{cart, CartId, CustomerId, Order, OrderId, ReservationId};
+use domain::{cart, CartId, CustomerId, Order, OrderId, PaymentId, ReservationId};
 
 /// Everything needed to start a checkout.
 pub struct CheckoutPlan {
@@ -28,11 +35,20 @@ pub fn reservation_id(order_id: OrderId, sku: &domain::SkuCode) -> ReservationId
     ReservationId::from_u128(uuid::Uuid::new_v5(&namespace, sku.as_str().as_bytes()).as_u128())
 }
 
+/// What the payment step concluded.
+enum Payment {
+    Approved(PaymentId),
+    Refused {
+        reason: FailureReason,
+        declined: Option<PaymentId>,
+    },
+}
+
 /// Places the order and drives the saga to its end. Returns the order in its final state:
-/// confirmed (fulfillment requested) or failed with its reason.
+/// fulfillment requested, or failed with its reason.
 pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
     let now = c.clock.now();
-    let mut record = SagaRecord {
+    let record = SagaRecord {
         order_id: plan.order_id,
         cart_id: plan.cart_id,
         step: SagaStep::Started,
@@ -41,18 +57,6 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
         started_at: now,
         updated_at: now,
     };
-    if let Err(e) = c.store.save_saga(&record).await {
-        // Without a saga record nobody would ever finish this checkout: reopen the cart now.
-        if let Some(cart_id) = plan.cart_id {
-            let abort = cart::Command::AbortCheckout {
-                order_id: plan.order_id,
-            };
-            if let Err(abort_error) = c.cart(cart_id, abort).await {
-                tracing::warn!(%cart_id, error = %abort_error, "could not reopen the cart of a checkout that never started");
-            }
-        }
-        return Err(e.into());
-    }
     let place = order::Command::Place {
         customer: plan.customer,
         cart_id: plan.cart_id,
@@ -60,67 +64,169 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
         shipping_address: plan.shipping_address,
         placed_at: now,
     };
-    match c.order(plan.order_id, place).await {
-        Ok(_) | Err(AppError::Order(order::Error::AlreadyPlaced)) => {}
+    // The order id was just generated: the actor starts from nothing instead of loading.
+    let placed = c.orders.ask_new(
+        plan.order_id,
+        crate::hosted::Ask::Execute(OrderCommand::with_saga(vec![place], record.clone())),
+    );
+    let order = match placed
+        .await
+        .map_err(AppError::from)
+        .and_then(|r| r.map_err(AppError::Order))
+    {
+        Ok(order) => order,
         Err(e) => {
-            // Nothing was reserved yet: end the saga here so recovery does not pick it up.
-            record.step = SagaStep::Failed;
-            record.failure_reason = Some(FailureReason::Interrupted.as_str().to_string());
-            save(c, &mut record).await?;
-            if let Some(cart_id) = plan.cart_id {
-                c.cart(
-                    cart_id,
-                    cart::Command::AbortCheckout {
-                        order_id: plan.order_id,
-                    },
-                )
-                .await?;
-            }
+            // Nothing was written: reopen the cart so the shopper can try again.
+            abort_cart(c, &record).await;
             return Err(e);
         }
-    }
-    drive(c, record).await
+    };
+    forward(c, record, order).await
 }
 
-/// Runs the saga from its recorded step to a terminal step.
-pub async fn drive(c: &Inner, mut record: SagaRecord) -> Result<Order, AppError> {
-    loop {
-        record.step = match record.step {
-            SagaStep::Started => reserve(c, &mut record).await?,
-            SagaStep::Reserved => authorize(c, &mut record).await?,
-            SagaStep::Authorized => confirm(c, &record).await?,
-            SagaStep::Confirmed => ship(c, &record).await?,
-            SagaStep::Compensating => compensate(c, &record).await?,
-            SagaStep::Completed | SagaStep::Failed => return c.get_order(record.order_id).await,
-        };
-        save(c, &mut record).await?;
+/// From a placed order: reserve, authorize, confirm; then finish.
+async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
+    if let Some(reason) = reserve_all(c, &order).await? {
+        return fail(c, record, &order, reason, None).await;
     }
-}
-
-/// Resumes a saga found in flight after a crash. Before payment nothing was promised to anyone,
-/// so it is compensated; after payment the shopper has paid, so it goes forward.
-pub async fn recover(c: &Inner, mut record: SagaRecord) -> Result<Order, AppError> {
-    if matches!(record.step, SagaStep::Started | SagaStep::Reserved) {
-        if c.load_order(record.order_id).await?.is_none() {
-            record.step = SagaStep::Failed;
-            record.failure_reason = Some(FailureReason::Interrupted.as_str().to_string());
-            save(c, &mut record).await?;
-            if let Some(cart_id) = record.cart_id {
-                c.cart(
-                    cart_id,
-                    cart::Command::AbortCheckout {
-                        order_id: record.order_id,
-                    },
-                )
-                .await?;
-            }
-            return Err(AppError::OrderNotFound);
+    let payment_id = match authorize(c, &record, &order).await? {
+        Payment::Approved(payment_id) => payment_id,
+        Payment::Refused { reason, declined } => {
+            return fail(c, record, &order, reason, declined).await
         }
-        record.step = SagaStep::Compensating;
+    };
+    let Some(total) = order.total() else {
+        return fail(c, record, &order, FailureReason::Interrupted, None).await;
+    };
+    record.step = SagaStep::Confirmed;
+    let confirm = vec![
+        order::Command::MarkReserved,
+        order::Command::RecordPaymentAuthorized {
+            payment_id,
+            amount: total,
+        },
+        order::Command::Confirm,
+    ];
+    match c.order_with_saga(order.id(), confirm, &mut record).await {
+        Ok(confirmed) => finish(c, record, confirmed).await,
+        Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
+            // Cancelled while the provider was answering: the order cannot record the payment,
+            // so void it here by the id the provider gave, then compensate.
+            void_at_provider(c, order.id(), Some(payment_id)).await?;
+            record.step = SagaStep::Started;
+            fail(c, record, &order, FailureReason::Interrupted, None).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// From a confirmed order: commit the stock, close the cart, request shipment.
+async fn finish(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
+    commit_stock(c, &order).await?;
+    if let Some(cart_id) = record.cart_id {
+        match c
+            .cart(
+                cart_id,
+                cart::Command::CompleteCheckout {
+                    order_id: order.id(),
+                },
+            )
+            .await
+        {
+            Ok(_) | Err(AppError::Cart(cart::Error::CheckoutMismatch)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if order.status() != OrderStatus::Confirmed {
+        // Already shipped onward, or cancelled after confirmation (its canceller compensates).
+        return Ok(order);
+    }
+    let shipment_id = c
+        .shipping
+        .request_shipment(order.id(), &order)
+        .await
+        .map_err(|e| AppError::Gateway(e.to_string()))?;
+    record.step = SagaStep::Completed;
+    let request = vec![order::Command::RequestFulfillment { shipment_id }];
+    match c.order_with_saga(order.id(), request, &mut record).await {
+        // Cancelled meanwhile: the cancellation owns the saga record from here.
+        Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
+            c.get_order(order.id()).await
+        }
+        other => other,
+    }
+}
+
+/// Releases the stock, records the failure (and a declined payment) on the order together with
+/// the saga's end, and reopens the cart. Stock goes back first: until the failure is recorded
+/// the saga is still `Started`, and recovery would compensate it again, idempotently.
+async fn fail(
+    c: &Inner,
+    mut record: SagaRecord,
+    order: &Order,
+    reason: FailureReason,
+    declined: Option<PaymentId>,
+) -> Result<Order, AppError> {
+    release_stock(c, order).await?;
+    let mut steps = Vec::new();
+    if let Some(payment_id) = declined {
+        steps.push(order::Command::MarkReserved);
+        steps.push(order::Command::RecordPaymentDeclined { payment_id, reason });
+    }
+    steps.push(order::Command::Fail { reason });
+    record.step = SagaStep::Failed;
+    record.failure_reason = Some(reason.as_str().to_string());
+    let failed = match c.order_with_saga(order.id(), steps, &mut record).await {
+        Ok(failed) => failed,
+        Err(AppError::Order(_)) => {
+            // The order moved on (cancelled): keep its state, end the saga on its own.
+            save(c, &mut record).await?;
+            c.get_order(order.id()).await?
+        }
+        Err(e) => return Err(e),
+    };
+    abort_cart(c, &record).await;
+    Ok(failed)
+}
+
+/// Resumes a saga found in flight after a crash. Before confirmation nothing was promised to
+/// anyone, so it is compensated; after confirmation the shopper has paid, so it goes forward.
+pub async fn recover(c: &Inner, record: SagaRecord) -> Result<Order, AppError> {
+    let Some(order) = c.load_order(record.order_id).await? else {
+        // The order was never placed: nothing was reserved or charged.
+        let mut record = record;
+        record.step = SagaStep::Failed;
         record.failure_reason = Some(FailureReason::Interrupted.as_str().to_string());
         save(c, &mut record).await?;
+        abort_cart(c, &record).await;
+        return Err(AppError::OrderNotFound);
+    };
+    match record.step {
+        SagaStep::Started => {
+            // A payment may have been authorized and not recorded: void by order id.
+            void_at_provider(c, order.id(), None).await?;
+            fail(c, record, &order, FailureReason::Interrupted, None).await
+        }
+        SagaStep::Confirmed => finish(c, record, order).await,
+        SagaStep::Compensating => compensate(c, record, order).await,
+        SagaStep::Completed | SagaStep::Failed => Ok(order),
     }
-    drive(c, record).await
+}
+
+/// Finishes a cancellation: stock back, payment voided, saga ended.
+pub async fn compensate(
+    c: &Inner,
+    mut record: SagaRecord,
+    order: Order,
+) -> Result<Order, AppError> {
+    release_stock(c, &order).await?;
+    record.step = SagaStep::Failed;
+    let voided = void_payment(c, &order, &mut record).await?;
+    if !voided {
+        save(c, &mut record).await?;
+    }
+    abort_cart(c, &record).await;
+    c.get_order(order.id()).await
 }
 
 async fn save(c: &Inner, record: &mut SagaRecord) -> Result<(), AppError> {
@@ -129,47 +235,50 @@ async fn save(c: &Inner, record: &mut SagaRecord) -> Result<(), AppError> {
     Ok(())
 }
 
-fn fail_with(record: &mut SagaRecord, reason: FailureReason) -> SagaStep {
-    record.failure_reason = Some(reason.as_str().to_string());
-    SagaStep::Compensating
+async fn abort_cart(c: &Inner, record: &SagaRecord) {
+    let Some(cart_id) = record.cart_id else {
+        return;
+    };
+    let abort = cart::Command::AbortCheckout {
+        order_id: record.order_id,
+    };
+    match c.cart(cart_id, abort).await {
+        Ok(_) | Err(AppError::Cart(cart::Error::CheckoutMismatch)) => {}
+        // The reservation TTL and the cart's own retry path cover this; say so in the logs.
+        Err(e) => {
+            tracing::warn!(%cart_id, error = %e, "could not reopen the cart of a failed checkout")
+        }
+    }
 }
 
-async fn reserve(c: &Inner, record: &mut SagaRecord) -> Result<SagaStep, AppError> {
-    let order = c.get_order(record.order_id).await?;
-    if order.status() != OrderStatus::Pending {
-        // Cancelled (or moved on) under the saga: compensation makes the stock whole again.
-        return Ok(fail_with(record, FailureReason::Interrupted));
-    }
+/// Reserves every line, all or nothing. `Some(reason)` when a line cannot be reserved; the
+/// caller's compensation releases whatever was reserved.
+async fn reserve_all(c: &Inner, order: &Order) -> Result<Option<FailureReason>, AppError> {
     let expires_at = c
         .clock
         .now()
         .plus_ms(c.config.reservation_ttl.as_millis() as i64);
-    for line in order.lines() {
-        let reservation_id = reservation_id(record.order_id, line.sku());
+    let reservations = order.lines().iter().map(|line| {
+        let reservation_id = reservation_id(order.id(), line.sku());
         let reserve = inventory::Command::Reserve {
             reservation_id,
             quantity: line.quantity(),
             expires_at,
         };
-        match c
-            .inventory(line.sku().clone(), InventoryCommand::Domain(reserve))
-            .await
-        {
+        c.inventory(line.sku().clone(), InventoryCommand::Domain(reserve))
+    });
+    let mut outcome = None;
+    for answer in futures::future::join_all(reservations).await {
+        match answer {
             Ok(view) if held(&view) => {}
-            Ok(_) => return Ok(fail_with(record, FailureReason::Interrupted)),
+            Ok(_) => outcome = outcome.or(Some(FailureReason::Interrupted)),
             Err(AppError::Inventory(inventory::Error::OutOfStock { .. })) => {
-                return Ok(fail_with(record, FailureReason::OutOfStock));
+                outcome = Some(FailureReason::OutOfStock)
             }
             Err(e) => return Err(e),
         }
     }
-    match c.order(record.order_id, order::Command::MarkReserved).await {
-        Ok(_) => Ok(SagaStep::Reserved),
-        Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
-            Ok(fail_with(record, FailureReason::Interrupted))
-        }
-        Err(e) => Err(e),
-    }
+    Ok(outcome)
 }
 
 fn held(view: &InventoryView) -> bool {
@@ -181,138 +290,53 @@ fn held(view: &InventoryView) -> bool {
     })
 }
 
-async fn authorize(c: &Inner, record: &mut SagaRecord) -> Result<SagaStep, AppError> {
-    let order = c.get_order(record.order_id).await?;
+async fn authorize(c: &Inner, record: &SagaRecord, order: &Order) -> Result<Payment, AppError> {
     let Some(total) = order.total() else {
-        return Ok(fail_with(record, FailureReason::Interrupted));
+        return Ok(Payment::Refused {
+            reason: FailureReason::Interrupted,
+            declined: None,
+        });
     };
     let call = c
         .payments
-        .authorize(record.order_id, total, &record.payment_token);
+        .authorize(order.id(), total, &record.payment_token);
     let answer = match tokio::time::timeout(c.config.payment_timeout, call).await {
         Ok(answer) => answer,
         Err(_) => Err(GatewayError::Timeout),
     };
     match answer {
-        Ok(Authorization::Approved { payment_id }) => {
-            let command = order::Command::RecordPaymentAuthorized {
-                payment_id,
-                amount: total,
-            };
-            match c.order(record.order_id, command).await {
-                Ok(_) => Ok(SagaStep::Authorized),
-                Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
-                    // Cancelled while the provider was answering: the order cannot record the
-                    // payment, so compensation would not find it. Void it here, by the id the
-                    // provider gave, or the authorization would stay open.
-                    c.payments
-                        .void(record.order_id, payment_id)
-                        .await
-                        .map_err(|e| AppError::Gateway(e.to_string()))?;
-                    Ok(fail_with(record, FailureReason::Interrupted))
-                }
-                Err(e) => Err(e),
-            }
-        }
+        Ok(Authorization::Approved { payment_id }) => Ok(Payment::Approved(payment_id)),
         Ok(Authorization::Declined { reason }) => {
-            tracing::info!(order_id = %record.order_id, %reason, "payment declined");
-            let payment_id = domain::PaymentId::from_u128(uuid::Uuid::new_v4().as_u128());
-            let command = order::Command::RecordPaymentDeclined {
-                payment_id,
+            tracing::info!(order_id = %order.id(), %reason, "payment declined");
+            let declined = PaymentId::from_u128(uuid::Uuid::new_v4().as_u128());
+            Ok(Payment::Refused {
                 reason: FailureReason::PaymentDeclined,
-            };
-            match c.order(record.order_id, command).await {
-                Ok(_) | Err(AppError::Order(_)) => {
-                    Ok(fail_with(record, FailureReason::PaymentDeclined))
-                }
-                Err(e) => Err(e),
-            }
+                declined: Some(declined),
+            })
         }
-        Err(GatewayError::Timeout) => Ok(fail_with(record, FailureReason::PaymentTimeout)),
+        Err(GatewayError::Timeout) => {
+            // The provider may still authorize after we gave up: void by order id.
+            void_at_provider(c, order.id(), None).await?;
+            Ok(Payment::Refused {
+                reason: FailureReason::PaymentTimeout,
+                declined: None,
+            })
+        }
         Err(GatewayError::Failed(e)) => Err(AppError::Gateway(e)),
     }
 }
 
-async fn confirm(c: &Inner, record: &SagaRecord) -> Result<SagaStep, AppError> {
-    let order = c.get_order(record.order_id).await?;
-    for line in order.lines() {
-        let reservation_id = reservation_id(record.order_id, line.sku());
-        let commit = inventory::Command::Commit { reservation_id };
+async fn commit_stock(c: &Inner, order: &Order) -> Result<(), AppError> {
+    let commits = order.lines().iter().map(|line| {
+        let commit = inventory::Command::Commit {
+            reservation_id: reservation_id(order.id(), line.sku()),
+        };
         c.inventory(line.sku().clone(), InventoryCommand::Domain(commit))
-            .await?;
+    });
+    for answer in futures::future::join_all(commits).await {
+        answer?;
     }
-    c.order(record.order_id, order::Command::Confirm).await?;
-    if let Some(cart_id) = record.cart_id {
-        c.cart(
-            cart_id,
-            cart::Command::CompleteCheckout {
-                order_id: record.order_id,
-            },
-        )
-        .await?;
-    }
-    Ok(SagaStep::Confirmed)
-}
-
-async fn ship(c: &Inner, record: &SagaRecord) -> Result<SagaStep, AppError> {
-    let order = c.get_order(record.order_id).await?;
-    if order.status() != OrderStatus::Confirmed {
-        // Already requested, or cancelled after confirmation: nothing to ship.
-        return Ok(SagaStep::Completed);
-    }
-    let shipment_id = c
-        .shipping
-        .request_shipment(record.order_id, &order)
-        .await
-        .map_err(|e| AppError::Gateway(e.to_string()))?;
-    match c
-        .order(
-            record.order_id,
-            order::Command::RequestFulfillment { shipment_id },
-        )
-        .await
-    {
-        Ok(_) | Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
-            Ok(SagaStep::Completed)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Undoes what the saga did: releases (or returns) the stock, voids an authorized payment,
-/// fails the order unless it was cancelled, and reopens the cart.
-async fn compensate(c: &Inner, record: &SagaRecord) -> Result<SagaStep, AppError> {
-    let order = c.get_order(record.order_id).await?;
-    release_stock(c, &order).await?;
-    let reason = record
-        .failure_reason
-        .as_deref()
-        .and_then(FailureReason::parse)
-        .unwrap_or(FailureReason::Interrupted);
-    match c
-        .order(record.order_id, order::Command::Fail { reason })
-        .await
-    {
-        Ok(_) | Err(AppError::Order(order::Error::InvalidTransition { .. })) => {}
-        Err(e) => return Err(e),
-    }
-    // Voiding needs a failed or cancelled order, so it comes after the order failed.
-    void_payment(c, &c.get_order(record.order_id).await?).await?;
-    if let Some(cart_id) = record.cart_id {
-        match c
-            .cart(
-                cart_id,
-                cart::Command::AbortCheckout {
-                    order_id: record.order_id,
-                },
-            )
-            .await
-        {
-            Ok(_) | Err(AppError::Cart(cart::Error::CheckoutMismatch)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(SagaStep::Failed)
+    Ok(())
 }
 
 /// Puts the order's units back: held reservations are released, committed ones returned.
@@ -339,23 +363,41 @@ pub async fn release_stock(c: &Inner, order: &Order) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Voids the order's payment if it is authorized.
-pub async fn void_payment(c: &Inner, order: &Order) -> Result<(), AppError> {
+async fn void_at_provider(
+    c: &Inner,
+    order_id: OrderId,
+    payment_id: Option<PaymentId>,
+) -> Result<(), AppError> {
+    c.payments
+        .void(order_id, payment_id)
+        .await
+        .map_err(|e| AppError::Gateway(e.to_string()))
+}
+
+/// Voids the order's payment if it is authorized, recording it on the order together with
+/// `record`. Returns whether the record was written that way.
+pub async fn void_payment(
+    c: &Inner,
+    order: &Order,
+    record: &mut SagaRecord,
+) -> Result<bool, AppError> {
     let Some(payment) = order.payment() else {
-        return Ok(());
+        return Ok(false);
     };
     if payment.status() != order::PaymentStatus::Authorized {
-        return Ok(());
+        return Ok(false);
     }
-    c.payments
-        .void(order.id(), payment.id())
-        .await
-        .map_err(|e| AppError::Gateway(e.to_string()))?;
+    void_at_provider(c, order.id(), Some(payment.id())).await?;
     match c
-        .order(order.id(), order::Command::RecordPaymentVoided)
+        .order_with_saga(
+            order.id(),
+            vec![order::Command::RecordPaymentVoided],
+            record,
+        )
         .await
     {
-        Ok(_) | Err(AppError::Order(order::Error::NoPaymentToVoid)) => Ok(()),
+        Ok(_) => Ok(true),
+        Err(AppError::Order(order::Error::NoPaymentToVoid)) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -65,7 +65,13 @@ impl PaymentGateway for SandboxPayments {
         Ok(answer)
     }
 
-    async fn void(&self, _order_id: OrderId, _payment_id: PaymentId) -> Result<(), GatewayError> {
+    async fn void(
+        &self,
+        order_id: OrderId,
+        _payment_id: Option<PaymentId>,
+    ) -> Result<(), GatewayError> {
+        // A voided authorization is gone; a later authorize for the order starts afresh.
+        self.authorizations.remove(&order_id);
         Ok(())
     }
 }

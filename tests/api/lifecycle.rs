@@ -103,7 +103,7 @@ async fn an_abandoned_reservation_expires_and_its_stock_returns() {
         })
         .collect();
     store
-        .commit_inventory(vec![stock.change(expected_version, recorded)])
+        .commit_inventory(vec![stock.change(&reserve, expected_version, recorded)])
         .await
         .expect("commit");
     drop(store);

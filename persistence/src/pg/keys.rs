@@ -76,27 +76,7 @@ impl PgStore {
     }
 
     pub(super) async fn upsert_saga(&self, r: &SagaRecord) -> Result<(), StoreError> {
-        // `started_at` keeps its first value: a saga starts once however often it is saved.
-        sqlx::query(
-            "INSERT INTO checkout_sagas (order_id, cart_id, step, payment_token, failure_reason,
-                                         started_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, from_unix_ms($6), from_unix_ms($7))
-             ON CONFLICT (order_id) DO UPDATE
-             SET cart_id = EXCLUDED.cart_id, step = EXCLUDED.step,
-                 payment_token = EXCLUDED.payment_token, failure_reason = EXCLUDED.failure_reason,
-                 updated_at = EXCLUDED.updated_at",
-        )
-        .bind(uuid(r.order_id.as_u128()))
-        .bind(r.cart_id.map(|c| uuid(c.as_u128())))
-        .bind(r.step.as_str())
-        .bind(&r.payment_token)
-        .bind(&r.failure_reason)
-        .bind(r.started_at.unix_ms())
-        .bind(r.updated_at.unix_ms())
-        .execute(&self.pool)
-        .await
-        .map_err(error::map)?;
-        Ok(())
+        upsert_saga(&self.pool, r).await
     }
 
     pub(super) async fn select_saga(
@@ -261,4 +241,33 @@ impl PgStore {
             .map_err(error::map)?;
         crate::convert::to_u64(count, "outbox count")
     }
+}
+
+/// Inserts or updates a saga record through any executor: the pool for a lone save, or the
+/// transaction of the order change the saga step belongs to.
+pub(super) async fn upsert_saga<'e, X>(executor: X, r: &SagaRecord) -> Result<(), StoreError>
+where
+    X: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
+    // `started_at` keeps its first value: a saga starts once however often it is saved.
+    sqlx::query(
+        "INSERT INTO checkout_sagas (order_id, cart_id, step, payment_token, failure_reason,
+                                         started_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, from_unix_ms($6), from_unix_ms($7))
+             ON CONFLICT (order_id) DO UPDATE
+             SET cart_id = EXCLUDED.cart_id, step = EXCLUDED.step,
+                 payment_token = EXCLUDED.payment_token, failure_reason = EXCLUDED.failure_reason,
+                 updated_at = EXCLUDED.updated_at",
+    )
+    .bind(uuid(r.order_id.as_u128()))
+    .bind(r.cart_id.map(|c| uuid(c.as_u128())))
+    .bind(r.step.as_str())
+    .bind(&r.payment_token)
+    .bind(&r.failure_reason)
+    .bind(r.started_at.unix_ms())
+    .bind(r.updated_at.unix_ms())
+    .execute(executor)
+    .await
+    .map_err(error::map)?;
+    Ok(())
 }

@@ -149,6 +149,7 @@ pub fn decide(o: &mut Order, cmd: order::Command, now: Timestamp) -> OrderChange
         expected_version,
         order: o.snapshot(),
         events: recorded(expected_version, events, now),
+        saga: None,
     }
 }
 

@@ -2,13 +2,16 @@ use actors::ports::{SagaRecord, SagaStep};
 use domain::Timestamp;
 
 use crate::contract_tests;
-use crate::fixtures::{at, new_cart_id, new_order_id};
+use crate::fixtures::{at, customer, decide, new_cart_id, new_order_id, place};
 use crate::harness::Harness;
+use actors::ports::StoreError;
+use domain::Order;
 
 contract_tests!(
     unknown_saga_loads_none,
     saga_round_trips_and_upserts,
     sagas_in_flight_are_unfinished_oldest_first,
+    a_saga_step_commits_with_its_order_change_or_not_at_all,
 );
 
 fn saga(step: SagaStep, started_at: Timestamp) -> SagaRecord {
@@ -51,7 +54,7 @@ async fn saga_round_trips_and_upserts(h: Harness) {
 }
 
 async fn sagas_in_flight_are_unfinished_oldest_first(h: Harness) {
-    let newer = saga(SagaStep::Authorized, at(300));
+    let newer = saga(SagaStep::Confirmed, at(300));
     let older = saga(SagaStep::Compensating, at(100));
     let oldest = saga(SagaStep::Started, at(0));
     let completed = saga(SagaStep::Completed, at(-100));
@@ -65,4 +68,33 @@ async fn sagas_in_flight_are_unfinished_oldest_first(h: Harness) {
 
     assert_eq!(in_flight, vec![oldest.clone(), older.clone(), newer]);
     assert_eq!(limited, vec![oldest, older]);
+}
+
+async fn a_saga_step_commits_with_its_order_change_or_not_at_all(h: Harness) {
+    let mut o = Order::new(new_order_id());
+    let mut change = decide(&mut o, place(None, Some(customer())), at(0));
+    let started = SagaRecord {
+        order_id: o.id(),
+        cart_id: None,
+        ..saga(SagaStep::Started, at(0))
+    };
+    change.saga = Some(started.clone());
+    h.store().commit_order(vec![change.clone()]).await.unwrap();
+    assert_eq!(
+        h.store().load_saga(o.id()).await.unwrap(),
+        Some(started.clone())
+    );
+
+    // The same change again conflicts on the version: the saga step it carries is not written.
+    let mut replay = change;
+    replay.saga = Some(SagaRecord {
+        step: SagaStep::Failed,
+        ..started.clone()
+    });
+    let conflict = h.store().commit_order(vec![replay]).await;
+    assert!(
+        matches!(conflict, Err(StoreError::Conflict)),
+        "{conflict:?}"
+    );
+    assert_eq!(h.store().load_saga(o.id()).await.unwrap(), Some(started));
 }
