@@ -64,6 +64,12 @@ impl Aggregate for Product {
     ) -> BoxFuture<'static, Result<(), StoreError>> {
         Box::pin(async move { store.commit_product(changes).await })
     }
+    fn commit_many(
+        store: Arc<dyn Store>,
+        batches: Vec<Vec<ProductChange>>,
+    ) -> BoxFuture<'static, Vec<Result<(), StoreError>>> {
+        Box::pin(async move { store.commit_products_many(batches).await })
+    }
 }
 
 /// Inventory commands: the domain's, plus a sweep that expires every overdue reservation at once.
@@ -179,6 +185,12 @@ impl Aggregate for InventorySku {
     ) -> BoxFuture<'static, Result<(), StoreError>> {
         Box::pin(async move { store.commit_inventory(changes).await })
     }
+    fn commit_many(
+        store: Arc<dyn Store>,
+        batches: Vec<Vec<InventoryChange>>,
+    ) -> BoxFuture<'static, Vec<Result<(), StoreError>>> {
+        Box::pin(async move { store.commit_inventory_many(batches).await })
+    }
 }
 
 fn reservation_of(command: &InventoryCommand) -> Option<domain::ReservationId> {
@@ -261,6 +273,12 @@ impl Aggregate for Cart {
         changes: Vec<CartChange>,
     ) -> BoxFuture<'static, Result<(), StoreError>> {
         Box::pin(async move { store.commit_cart(changes).await })
+    }
+    fn commit_many(
+        store: Arc<dyn Store>,
+        batches: Vec<Vec<CartChange>>,
+    ) -> BoxFuture<'static, Vec<Result<(), StoreError>>> {
+        Box::pin(async move { store.commit_carts_many(batches).await })
     }
 }
 
@@ -368,5 +386,11 @@ impl Aggregate for Order {
         changes: Vec<OrderChange>,
     ) -> BoxFuture<'static, Result<(), StoreError>> {
         Box::pin(async move { store.commit_order(changes).await })
+    }
+    fn commit_many(
+        store: Arc<dyn Store>,
+        batches: Vec<Vec<OrderChange>>,
+    ) -> BoxFuture<'static, Vec<Result<(), StoreError>>> {
+        Box::pin(async move { store.commit_orders_many(batches).await })
     }
 }

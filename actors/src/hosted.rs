@@ -47,6 +47,11 @@ pub trait Aggregate: Sized + Send + Unpin + 'static {
         store: Arc<dyn Store>,
         changes: Vec<Self::Change>,
     ) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// Group commit of several aggregates' batches; one result per batch.
+    fn commit_many(
+        store: Arc<dyn Store>,
+        batches: Vec<Vec<Self::Change>>,
+    ) -> BoxFuture<'static, Vec<Result<(), StoreError>>>;
 }
 
 /// A request to a hosted aggregate.
@@ -151,6 +156,14 @@ impl<A: Aggregate> EntityStore<Hosted<A>> for HostedStore<A> {
                 clock,
             })
         })
+    }
+
+    fn commit_many(
+        &self,
+        batches: Vec<(A::Id, Vec<A::Change>)>,
+    ) -> BoxFuture<'static, Vec<Result<(), StoreError>>> {
+        let batches = batches.into_iter().map(|(_, changes)| changes).collect();
+        A::commit_many(self.store.clone(), batches)
     }
 
     fn commit(

@@ -155,9 +155,33 @@ pub trait Store: Send + Sync + 'static {
 
     async fn load_product(&self, sku: &SkuCode) -> Result<Product, StoreError>;
     async fn commit_product(&self, changes: Vec<ProductChange>) -> Result<(), StoreError>;
+    /// Group commit: the batches of several products, one result per batch, in order. One
+    /// batch's failure (a version conflict, say) must not fail the others. The default commits
+    /// them one by one; adapters put them in one transaction.
+    async fn commit_products_many(
+        &self,
+        batches: Vec<Vec<ProductChange>>,
+    ) -> Vec<Result<(), StoreError>> {
+        let mut results = Vec::with_capacity(batches.len());
+        for batch in batches {
+            results.push(self.commit_product(batch).await);
+        }
+        results
+    }
 
     async fn load_inventory(&self, sku: &SkuCode) -> Result<InventorySku, StoreError>;
     async fn commit_inventory(&self, changes: Vec<InventoryChange>) -> Result<(), StoreError>;
+    /// Group commit of several SKUs' batches; see `commit_products_many`.
+    async fn commit_inventory_many(
+        &self,
+        batches: Vec<Vec<InventoryChange>>,
+    ) -> Vec<Result<(), StoreError>> {
+        let mut results = Vec::with_capacity(batches.len());
+        for batch in batches {
+            results.push(self.commit_inventory(batch).await);
+        }
+        results
+    }
     /// SKUs that have Held reservations expiring at or before `now`, at most `limit`.
     async fn skus_with_expired_reservations(
         &self,
@@ -167,9 +191,31 @@ pub trait Store: Send + Sync + 'static {
 
     async fn load_cart(&self, id: CartId) -> Result<Cart, StoreError>;
     async fn commit_cart(&self, changes: Vec<CartChange>) -> Result<(), StoreError>;
+    /// Group commit of several carts' batches; see `commit_products_many`.
+    async fn commit_carts_many(
+        &self,
+        batches: Vec<Vec<CartChange>>,
+    ) -> Vec<Result<(), StoreError>> {
+        let mut results = Vec::with_capacity(batches.len());
+        for batch in batches {
+            results.push(self.commit_cart(batch).await);
+        }
+        results
+    }
 
     async fn load_order(&self, id: OrderId) -> Result<Order, StoreError>;
     async fn commit_order(&self, changes: Vec<OrderChange>) -> Result<(), StoreError>;
+    /// Group commit of several orders' batches; see `commit_products_many`.
+    async fn commit_orders_many(
+        &self,
+        batches: Vec<Vec<OrderChange>>,
+    ) -> Vec<Result<(), StoreError>> {
+        let mut results = Vec::with_capacity(batches.len());
+        for batch in batches {
+            results.push(self.commit_order(batch).await);
+        }
+        results
+    }
 
     /// Inserts or updates the saga of `record.order_id`.
     async fn save_saga(&self, record: &SagaRecord) -> Result<(), StoreError>;

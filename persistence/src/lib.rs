@@ -21,6 +21,7 @@ mod config;
 mod convert;
 mod error;
 mod events;
+mod group;
 mod outbox;
 mod pg;
 mod plan;

@@ -263,10 +263,11 @@ impl<E: Entity> EntityActor<E> {
             }
             self.in_flight = true;
             self.inner.stats.batch(changes.len());
+            let shard = &self.inner.shards[self.shard];
             let commit = self
                 .inner
                 .io
-                .spawn(self.inner.store.commit(&self.id, changes));
+                .spawn(shard.coalescer.commit(self.id.clone(), changes));
             ctx.spawn(wrap_future(commit).map(move |res, act: &mut Self, ctx| {
                 let res = res
                     .unwrap_or_else(|e| Err(StoreError::Other(format!("commit task failed: {e}"))));

@@ -16,8 +16,12 @@ pub struct RuntimeConfig {
     pub mailbox_capacity_max: usize,
     /// Upper bound of decided-but-uncommitted commands one actor holds (the group-commit queue).
     pub pending_commands_max: usize,
-    /// Upper bound of changes written in one commit batch.
+    /// Upper bound of changes written in one commit batch of one actor.
     pub batch_changes_max: usize,
+    /// Upper bound of actors whose batches share one shard-level transaction.
+    pub coalesced_actors_max: usize,
+    /// Upper bound of batches waiting for a shard's writer; actors wait beyond it.
+    pub coalescer_queue_max: usize,
     /// An actor idle for this long is passivated (stopped, its memory released).
     pub passivation_idle: Duration,
     /// How often actors check their idleness.
@@ -50,6 +54,8 @@ impl Default for RuntimeConfig {
             mailbox_capacity_max: 1024,
             pending_commands_max: 4096,
             batch_changes_max: 512,
+            coalesced_actors_max: 256,
+            coalescer_queue_max: 4096,
             passivation_idle: Duration::from_secs(120),
             passivation_check_interval: Duration::from_secs(5),
             live_actors_per_shard_max: 250_000,
@@ -68,7 +74,15 @@ impl Default for RuntimeConfig {
 impl RuntimeConfig {
     /// Checks the relations between the limits; returns a sentence naming the first violation.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 9] = [
+        let checks: [(bool, &str); 11] = [
+            (
+                self.coalesced_actors_max >= 1,
+                "coalesced actors max must be at least 1",
+            ),
+            (
+                self.coalescer_queue_max >= self.coalesced_actors_max,
+                "coalescer queue must hold at least one full transaction's worth of batches",
+            ),
             (self.shards >= 1, "shards must be at least 1"),
             (self.arbiters >= 1, "arbiters must be at least 1"),
             (

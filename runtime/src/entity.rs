@@ -72,4 +72,23 @@ pub trait EntityStore<E: Entity>: Send + Sync + 'static {
         id: &E::Id,
         changes: Vec<E::Change>,
     ) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Group commit: the batches of several entities of this kind, one result per batch, in
+    /// order. One batch's failure must not fail the others. The default commits them one by one.
+    fn commit_many(
+        &self,
+        batches: Vec<(E::Id, Vec<E::Change>)>,
+    ) -> BoxFuture<'static, Vec<Result<(), StoreError>>> {
+        let commits: Vec<_> = batches
+            .into_iter()
+            .map(|(id, changes)| self.commit(&id, changes))
+            .collect();
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(commits.len());
+            for commit in commits {
+                results.push(commit.await);
+            }
+            results
+        })
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`config`]: every limit and timing, named.
 
 mod actor;
+mod coalescer;
 pub mod config;
 pub mod entity;
 pub mod error;

@@ -8,6 +8,7 @@
 //! and that removal waits for those guards, so once removed no new message can reach it.
 
 use crate::actor::{Control, EntityActor, Envelope, Outcome};
+use crate::coalescer::Coalescer;
 use crate::config::RuntimeConfig;
 use crate::entity::{Entity, EntityStore};
 use crate::error::DispatchError;
@@ -74,6 +75,8 @@ pub(crate) struct Shard<E: Entity> {
     pub(crate) live: AtomicUsize,
     /// Ids whose actors restarted too often, with the instant their quarantine ends.
     pub(crate) quarantine: DashMap<E::Id, Instant>,
+    /// The shard's writer: its actors' commits share transactions.
+    pub(crate) coalescer: Coalescer<E>,
 }
 
 pub(crate) struct Inner<E: Entity> {
@@ -137,6 +140,12 @@ impl<E: Entity> Sharding<E> {
                 slots: DashMap::new(),
                 live: AtomicUsize::new(0),
                 quarantine: DashMap::new(),
+                coalescer: Coalescer::start(
+                    store.clone(),
+                    system.io(),
+                    config.coalescer_queue_max,
+                    config.coalesced_actors_max,
+                ),
             })
             .collect();
         let inner = Inner {

@@ -83,6 +83,8 @@ struct MemoryStore {
     commit_delay_ms: AtomicU64,
     load_delay_ms: AtomicU64,
     fail_next_commit: AtomicBool,
+    /// Calls of `commit_many`: one per shard-level transaction.
+    transactions: AtomicUsize,
 }
 
 impl EntityStore<Counter> for Arc<MemoryStore> {
@@ -103,6 +105,18 @@ impl EntityStore<Counter> for Arc<MemoryStore> {
                 value: value.unwrap_or(0),
             })
         })
+    }
+
+    fn commit_many(
+        &self,
+        batches: Vec<(String, Vec<u64>)>,
+    ) -> BoxFuture<'static, Vec<Result<(), StoreError>>> {
+        self.transactions.fetch_add(1, Ordering::SeqCst);
+        let commits: Vec<_> = batches
+            .into_iter()
+            .map(|(id, changes)| self.commit(&id, changes))
+            .collect();
+        Box::pin(async move { futures::future::join_all(commits).await })
     }
 
     fn fresh(&self, _id: &String) -> Option<Counter> {
@@ -400,5 +414,33 @@ async fn a_brand_new_id_is_activated_without_a_load() {
         "a plain ask still loads"
     );
     assert_eq!(store.values.lock().unwrap()["new"], 2);
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_actors_of_one_shard_share_transactions() {
+    let config = RuntimeConfig {
+        shards: 1,
+        ..config()
+    };
+    let (system, sharding, store) = start(config);
+    store.commit_delay_ms.store(20, Ordering::SeqCst);
+    let calls = (0..200).map(|i| {
+        let sharding = sharding.clone();
+        async move { sharding.ask_new(format!("cold-{i}"), Cmd::Add(1)).await }
+    });
+    for answer in futures::future::join_all(calls).await {
+        assert_eq!(answer, Ok(Ok(1)));
+    }
+    let transactions = store.transactions.load(Ordering::SeqCst);
+    assert!(
+        transactions < 50,
+        "200 actors used {transactions} transactions: not coalesced"
+    );
+    assert_eq!(
+        store.values.lock().unwrap().len(),
+        200,
+        "every acknowledged change is stored"
+    );
     system.shutdown();
 }

@@ -3,6 +3,7 @@
 use actors::ports::{OrderChange, StoreError};
 use domain::{Order, OrderId, OrderSnapshot};
 use sqlx::postgres::PgConnection;
+use sqlx::{Postgres, Transaction};
 
 use super::aggregates::{expect_rows, insert_outbox, versioned};
 use super::{uuid, PgStore};
@@ -84,11 +85,22 @@ impl PgStore {
     }
 
     pub(super) async fn commit_orders(&self, changes: Vec<OrderChange>) -> Result<(), StoreError> {
+        let tx = self.pool.begin().await.map_err(error::map)?;
+        let tx = Self::write_orders(tx, &changes).await?;
+        tx.commit().await.map_err(error::map)
+    }
+
+    /// Writes one aggregate's batch into `tx` and hands the transaction back, so a group commit
+    /// can put several aggregates' batches in one transaction. On error `tx` is dropped, which
+    /// rolls it back.
+    pub(super) async fn write_orders(
+        mut tx: Transaction<'static, Postgres>,
+        changes: &[OrderChange],
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
         let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
-            return Ok(());
+            return Ok(tx);
         };
         let order = &last.order;
-        let mut tx = self.pool.begin().await.map_err(error::map)?;
         if plan.expected_version == 0 {
             versioned(&plan, insert_order(&mut tx, &plan, order).await)?;
             insert_order_lines(&mut tx, order).await?;
@@ -101,7 +113,7 @@ impl PgStore {
             super::keys::upsert_saga(&mut *tx, saga).await?;
         }
         insert_outbox(&mut tx, &plan).await?;
-        tx.commit().await.map_err(error::map)
+        Ok(tx)
     }
 }
 

@@ -51,11 +51,22 @@ impl SqliteStore {
         &self,
         changes: Vec<ProductChange>,
     ) -> Result<(), StoreError> {
+        let tx = self.write_tx().await?;
+        let tx = Self::write_products(tx, &changes).await?;
+        tx.commit().await.map_err(error::map)
+    }
+
+    /// Writes one aggregate's batch into `tx` and hands the transaction back, so a group commit
+    /// can put several aggregates' batches in one transaction. On error `tx` is dropped, which
+    /// rolls it back.
+    pub(super) async fn write_products(
+        mut tx: Transaction<'static, Sqlite>,
+        changes: &[ProductChange],
+    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
         let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
-            return Ok(());
+            return Ok(tx);
         };
         let p = &last.product;
-        let mut tx = self.write_tx().await?;
         // The update takes the expected version as ?1, so both statements bind the same list
         // after it.
         let write = if plan.expected_version == 0 {
@@ -81,7 +92,7 @@ impl SqliteStore {
             .bind(plan.updated_at_ms);
         versioned(&plan, write.execute(&mut *tx).await)?;
         insert_outbox(&mut tx, &plan).await?;
-        tx.commit().await.map_err(error::map)
+        Ok(tx)
     }
 
     pub(super) async fn load_inventory_rows(
@@ -130,11 +141,22 @@ impl SqliteStore {
         &self,
         changes: Vec<InventoryChange>,
     ) -> Result<(), StoreError> {
+        let tx = self.write_tx().await?;
+        let tx = Self::write_inventories(tx, &changes).await?;
+        tx.commit().await.map_err(error::map)
+    }
+
+    /// Writes one aggregate's batch into `tx` and hands the transaction back, so a group commit
+    /// can put several aggregates' batches in one transaction. On error `tx` is dropped, which
+    /// rolls it back.
+    pub(super) async fn write_inventories(
+        mut tx: Transaction<'static, Sqlite>,
+        changes: &[InventoryChange],
+    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
         let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
-            return Ok(());
+            return Ok(tx);
         };
         let c = &last.counters;
-        let mut tx = self.write_tx().await?;
         let write = if plan.expected_version == 0 {
             sqlx::query("INSERT INTO inventory (sku, on_hand, reserved, sold, version) VALUES (?1, ?2, ?3, ?4, ?5)")
         } else {
@@ -153,7 +175,7 @@ impl SqliteStore {
         versioned(&plan, write.execute(&mut *tx).await)?;
         upsert_reservations(&mut tx, &plan, &changes).await?;
         insert_outbox(&mut tx, &plan).await?;
-        tx.commit().await.map_err(error::map)
+        Ok(tx)
     }
 
     pub(super) async fn load_cart_rows(&self, cart_id: CartId) -> Result<Cart, StoreError> {
@@ -196,12 +218,23 @@ impl SqliteStore {
     }
 
     pub(super) async fn commit_carts(&self, changes: Vec<CartChange>) -> Result<(), StoreError> {
+        let tx = self.write_tx().await?;
+        let tx = Self::write_carts(tx, &changes).await?;
+        tx.commit().await.map_err(error::map)
+    }
+
+    /// Writes one aggregate's batch into `tx` and hands the transaction back, so a group commit
+    /// can put several aggregates' batches in one transaction. On error `tx` is dropped, which
+    /// rolls it back.
+    pub(super) async fn write_carts(
+        mut tx: Transaction<'static, Sqlite>,
+        changes: &[CartChange],
+    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
         let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
-            return Ok(());
+            return Ok(tx);
         };
         let cart = &last.cart;
         let (status, order_id) = rows::cart_status_columns(cart.status);
-        let mut tx = self.write_tx().await?;
         let write = if plan.expected_version == 0 {
             sqlx::query(
                 "INSERT INTO carts (cart_id, customer_id, status, order_id, version, updated_at, created_at)
@@ -229,7 +262,7 @@ impl SqliteStore {
         versioned(&plan, write.execute(&mut *tx).await)?;
         replace_cart_lines(&mut tx, last).await?;
         insert_outbox(&mut tx, &plan).await?;
-        tx.commit().await.map_err(error::map)
+        Ok(tx)
     }
 }
 

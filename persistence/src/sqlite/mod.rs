@@ -102,12 +102,38 @@ impl Store for SqliteStore {
         self.commit_products(changes).await
     }
 
+    async fn commit_products_many(
+        &self,
+        batches: Vec<Vec<ProductChange>>,
+    ) -> Vec<Result<(), StoreError>> {
+        crate::group::group_commit!(
+            self,
+            self.write_tx().await?,
+            batches,
+            SqliteStore::write_products,
+            commit_products
+        )
+    }
+
     async fn load_inventory(&self, sku: &SkuCode) -> Result<InventorySku, StoreError> {
         self.load_inventory_rows(sku).await
     }
 
     async fn commit_inventory(&self, changes: Vec<InventoryChange>) -> Result<(), StoreError> {
         self.commit_inventories(changes).await
+    }
+
+    async fn commit_inventory_many(
+        &self,
+        batches: Vec<Vec<InventoryChange>>,
+    ) -> Vec<Result<(), StoreError>> {
+        crate::group::group_commit!(
+            self,
+            self.write_tx().await?,
+            batches,
+            SqliteStore::write_inventories,
+            commit_inventories
+        )
     }
 
     async fn skus_with_expired_reservations(
@@ -126,12 +152,38 @@ impl Store for SqliteStore {
         self.commit_carts(changes).await
     }
 
+    async fn commit_carts_many(
+        &self,
+        batches: Vec<Vec<CartChange>>,
+    ) -> Vec<Result<(), StoreError>> {
+        crate::group::group_commit!(
+            self,
+            self.write_tx().await?,
+            batches,
+            SqliteStore::write_carts,
+            commit_carts
+        )
+    }
+
     async fn load_order(&self, id: OrderId) -> Result<Order, StoreError> {
         self.load_order_rows(id).await
     }
 
     async fn commit_order(&self, changes: Vec<OrderChange>) -> Result<(), StoreError> {
         self.commit_orders(changes).await
+    }
+
+    async fn commit_orders_many(
+        &self,
+        batches: Vec<Vec<OrderChange>>,
+    ) -> Vec<Result<(), StoreError>> {
+        crate::group::group_commit!(
+            self,
+            self.write_tx().await?,
+            batches,
+            SqliteStore::write_orders,
+            commit_orders
+        )
     }
 
     async fn save_saga(&self, record: &SagaRecord) -> Result<(), StoreError> {

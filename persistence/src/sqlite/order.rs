@@ -3,6 +3,7 @@
 use actors::ports::{OrderChange, StoreError};
 use domain::{Order, OrderId, OrderSnapshot};
 use sqlx::sqlite::{SqliteConnection, SqliteQueryResult};
+use sqlx::{Sqlite, Transaction};
 
 use super::aggregates::{expect_rows, insert_outbox, versioned};
 use super::{id, opt_id, text, SqliteStore};
@@ -87,11 +88,22 @@ impl SqliteStore {
     }
 
     pub(super) async fn commit_orders(&self, changes: Vec<OrderChange>) -> Result<(), StoreError> {
+        let tx = self.write_tx().await?;
+        let tx = Self::write_orders(tx, &changes).await?;
+        tx.commit().await.map_err(error::map)
+    }
+
+    /// Writes one aggregate's batch into `tx` and hands the transaction back, so a group commit
+    /// can put several aggregates' batches in one transaction. On error `tx` is dropped, which
+    /// rolls it back.
+    pub(super) async fn write_orders(
+        mut tx: Transaction<'static, Sqlite>,
+        changes: &[OrderChange],
+    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
         let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
-            return Ok(());
+            return Ok(tx);
         };
         let order = &last.order;
-        let mut tx = self.write_tx().await?;
         if plan.expected_version == 0 {
             versioned(&plan, insert_order(&mut tx, &plan, order).await)?;
             insert_order_lines(&mut tx, order).await?;
@@ -104,7 +116,7 @@ impl SqliteStore {
             super::keys::upsert_saga(&mut *tx, saga).await?;
         }
         insert_outbox(&mut tx, &plan).await?;
-        tx.commit().await.map_err(error::map)
+        Ok(tx)
     }
 }
 

@@ -6,8 +6,11 @@ use domain::inventory::InventorySku;
 use domain::ReservationId;
 
 use crate::contract_tests;
-use crate::fixtures::{at, reserve, restock, sku, stock, uuid};
+use crate::fixtures::{
+    at, customer, decide, new_order_id, place, reserve, restock, sku, stock, uuid,
+};
 use crate::harness::Harness;
+use domain::Order;
 
 contract_tests!(
     batch_of_many_changes_commits_every_row_and_event,
@@ -16,6 +19,8 @@ contract_tests!(
     stale_batch_conflicts_and_writes_nothing,
     batch_failing_after_its_row_write_rolls_back_whole,
     empty_batch_is_a_no_op,
+    group_commit_of_many_aggregates_fails_only_the_conflicting_one,
+    group_commit_of_many_orders_writes_them_all,
 );
 
 /// Reservations in one batch: enough to exercise the multi-row statements.
@@ -137,4 +142,50 @@ async fn empty_batch_is_a_no_op(h: Harness) {
     h.store().commit_order(vec![]).await.unwrap();
 
     assert_eq!(h.outbox_count().await, 0);
+}
+
+async fn group_commit_of_many_aggregates_fails_only_the_conflicting_one(h: Harness) {
+    let mut a = InventorySku::new(sku("GROUP-A"));
+    let mut b = InventorySku::new(sku("GROUP-B"));
+    let mut c = InventorySku::new(sku("GROUP-C"));
+    let a1 = vec![stock(&mut a, restock(1), at(0))];
+    let b1 = vec![stock(&mut b, restock(2), at(0))];
+    h.store().commit_inventory(b1.clone()).await.unwrap();
+    let c1 = vec![stock(&mut c, restock(3), at(0))];
+
+    // B's batch is stale (already committed): only it conflicts; A and C commit together.
+    let results = h.store().commit_inventory_many(vec![a1, b1, c1]).await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[1], Err(StoreError::Conflict)),
+        "{results:?}"
+    );
+    assert!(results[2].is_ok(), "{results:?}");
+    assert_eq!(
+        h.store().load_inventory(a.sku()).await.unwrap().on_hand(),
+        1
+    );
+    assert_eq!(
+        h.store().load_inventory(b.sku()).await.unwrap().on_hand(),
+        2
+    );
+    assert_eq!(
+        h.store().load_inventory(c.sku()).await.unwrap().on_hand(),
+        3
+    );
+}
+
+async fn group_commit_of_many_orders_writes_them_all(h: Harness) {
+    let mut orders: Vec<Order> = (0..20).map(|_| Order::new(new_order_id())).collect();
+    let batches: Vec<_> = orders
+        .iter_mut()
+        .map(|o| vec![decide(o, place(None, Some(customer())), at(0))])
+        .collect();
+    let results = h.store().commit_orders_many(batches).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for order in &orders {
+        let loaded = h.store().load_order(order.id()).await.unwrap();
+        assert!(loaded.exists());
+        assert_eq!(loaded.version(), 1);
+    }
 }
