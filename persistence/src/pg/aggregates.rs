@@ -63,7 +63,7 @@ impl PgStore {
         mut tx: Transaction<'static, Postgres>,
         changes: &[ProductChange],
     ) -> Result<Transaction<'static, Postgres>, StoreError> {
-        let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
+        let (Some(plan), Some(last)) = (plan(changes)?, changes.last()) else {
             return Ok(tx);
         };
         let p = &last.product;
@@ -151,7 +151,7 @@ impl PgStore {
         mut tx: Transaction<'static, Postgres>,
         changes: &[InventoryChange],
     ) -> Result<Transaction<'static, Postgres>, StoreError> {
-        let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
+        let (Some(plan), Some(last)) = (plan(changes)?, changes.last()) else {
             return Ok(tx);
         };
         let c = &last.counters;
@@ -171,7 +171,7 @@ impl PgStore {
             .bind(to_i64(c.sold, "sold")?)
             .bind(plan.version);
         versioned(&plan, write.execute(&mut *tx).await)?;
-        upsert_reservations(&mut tx, &plan, &changes).await?;
+        upsert_reservations(&mut tx, &plan, changes).await?;
         insert_outbox(&mut tx, &plan).await?;
         Ok(tx)
     }
@@ -227,7 +227,7 @@ impl PgStore {
         mut tx: Transaction<'static, Postgres>,
         changes: &[CartChange],
     ) -> Result<Transaction<'static, Postgres>, StoreError> {
-        let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
+        let (Some(plan), Some(last)) = (plan(changes)?, changes.last()) else {
             return Ok(tx);
         };
         let cart = &last.cart;

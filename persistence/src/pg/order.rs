@@ -97,7 +97,7 @@ impl PgStore {
         mut tx: Transaction<'static, Postgres>,
         changes: &[OrderChange],
     ) -> Result<Transaction<'static, Postgres>, StoreError> {
-        let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
+        let (Some(plan), Some(last)) = (plan(changes)?, changes.last()) else {
             return Ok(tx);
         };
         let order = &last.order;

@@ -63,7 +63,7 @@ impl SqliteStore {
         mut tx: Transaction<'static, Sqlite>,
         changes: &[ProductChange],
     ) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
+        let (Some(plan), Some(last)) = (plan(changes)?, changes.last()) else {
             return Ok(tx);
         };
         let p = &last.product;
@@ -153,7 +153,7 @@ impl SqliteStore {
         mut tx: Transaction<'static, Sqlite>,
         changes: &[InventoryChange],
     ) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
+        let (Some(plan), Some(last)) = (plan(changes)?, changes.last()) else {
             return Ok(tx);
         };
         let c = &last.counters;
@@ -173,7 +173,7 @@ impl SqliteStore {
             .bind(to_i64(c.sold, "sold")?)
             .bind(plan.version);
         versioned(&plan, write.execute(&mut *tx).await)?;
-        upsert_reservations(&mut tx, &plan, &changes).await?;
+        upsert_reservations(&mut tx, &plan, changes).await?;
         insert_outbox(&mut tx, &plan).await?;
         Ok(tx)
     }
@@ -230,7 +230,7 @@ impl SqliteStore {
         mut tx: Transaction<'static, Sqlite>,
         changes: &[CartChange],
     ) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
+        let (Some(plan), Some(last)) = (plan(changes)?, changes.last()) else {
             return Ok(tx);
         };
         let cart = &last.cart;

@@ -100,7 +100,7 @@ impl SqliteStore {
         mut tx: Transaction<'static, Sqlite>,
         changes: &[OrderChange],
     ) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        let (Some(plan), Some(last)) = (plan(&changes)?, changes.last()) else {
+        let (Some(plan), Some(last)) = (plan(changes)?, changes.last()) else {
             return Ok(tx);
         };
         let order = &last.order;
