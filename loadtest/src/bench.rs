@@ -177,7 +177,6 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<bool> {
     let mut results = Vec::new();
     for engine in engines {
         let r = run_engine(&ctx, engine).await;
-        print_engine(&r);
         results.push(r);
     }
     let memory = if ctx.args.memory_carts > 0 {
@@ -506,12 +505,6 @@ pub fn ratios(results: &[EngineResult]) -> Ratios {
         actor_vs_baseline_p99: pair(&baseline, |r| r.summary.corrected.p99_ms),
         actor_vs_ceiling_http_per_s: pair(&ceiling, |r| r.summary.http_per_s),
         actor_vs_ceiling_p99: pair(&ceiling, |r| r.summary.corrected.p99_ms),
-    }
-}
-
-fn print_engine(r: &EngineResult) {
-    if let Some(reason) = &r.unavailable {
-        eprintln!("{}: not measured ({reason})", r.engine);
     }
 }
 
