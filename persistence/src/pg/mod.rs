@@ -9,6 +9,7 @@
 mod aggregates;
 mod keys;
 mod order;
+mod order_group;
 
 use std::time::Duration;
 
@@ -75,6 +76,9 @@ fn pool_options(cfg: &PoolConfig) -> PgPoolOptions {
                 .clamp(1, PoolConfig::MAX_CONNECTIONS_MAX),
         )
         .acquire_timeout(cfg.acquire_timeout)
+        // A ping before every acquire is a round trip per statement's worth of work; a broken
+        // connection surfaces as an IO error on use instead, which maps to `Unavailable`.
+        .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             let statement_timeout_ms = statement_timeout_ms.clone();
             Box::pin(async move {
@@ -186,13 +190,7 @@ impl Store for PgStore {
         &self,
         batches: Vec<Vec<OrderChange>>,
     ) -> Vec<Result<(), StoreError>> {
-        crate::group::group_commit!(
-            self,
-            self.pool.begin().await.map_err(error::map)?,
-            batches,
-            PgStore::write_orders,
-            commit_orders
-        )
+        self.commit_orders_group(batches).await
     }
 
     async fn save_saga(&self, record: &SagaRecord) -> Result<(), StoreError> {

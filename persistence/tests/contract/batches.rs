@@ -10,6 +10,7 @@ use crate::fixtures::{
     at, customer, decide, new_order_id, place, reserve, restock, sku, stock, uuid,
 };
 use crate::harness::Harness;
+use domain::order;
 use domain::Order;
 
 contract_tests!(
@@ -21,6 +22,7 @@ contract_tests!(
     empty_batch_is_a_no_op,
     group_commit_of_many_aggregates_fails_only_the_conflicting_one,
     group_commit_of_many_orders_writes_them_all,
+    group_commit_of_order_updates_fails_only_the_stale_one,
 );
 
 /// Reservations in one batch: enough to exercise the multi-row statements.
@@ -187,5 +189,28 @@ async fn group_commit_of_many_orders_writes_them_all(h: Harness) {
         let loaded = h.store().load_order(order.id()).await.unwrap();
         assert!(loaded.exists());
         assert_eq!(loaded.version(), 1);
+    }
+}
+
+async fn group_commit_of_order_updates_fails_only_the_stale_one(h: Harness) {
+    let mut orders: Vec<Order> = (0..3).map(|_| Order::new(new_order_id())).collect();
+    for o in &mut orders {
+        let placed = decide(o, place(None, Some(customer())), at(0));
+        h.store().commit_order(vec![placed]).await.unwrap();
+    }
+    let updates: Vec<_> = orders
+        .iter_mut()
+        .map(|o| vec![decide(o, order::Command::MarkReserved, at(1))])
+        .collect();
+    // The middle order moved on in the store meanwhile: its update is stale.
+    h.store().commit_order(updates[1].clone()).await.unwrap();
+    let results = h.store().commit_orders_many(updates).await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[1], Err(StoreError::Conflict)),
+        "{results:?}"
+    );
+    for o in &orders {
+        assert_eq!(h.store().load_order(o.id()).await.unwrap().version(), 2);
     }
 }
