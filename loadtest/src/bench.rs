@@ -421,7 +421,9 @@ async fn run_engine(ctx: &Context, engine: Engine) -> EngineResult {
                 Err(e) => Err(e),
             };
         match outcome {
-            Ok(f) => {
+            Ok(mut f) => {
+                let model = if open { "open model" } else { "closed model" };
+                f.report.label = format!("{} — {model}, flash-sale", engine.label());
                 println!("{}", report::summary_table(&f.report));
                 passed &= f.passed;
                 runs.push(f.report);

@@ -86,6 +86,7 @@ pub async fn execute(plan: &RunPlan, run_id: &str) -> anyhow::Result<Finished> {
     };
     let passed = thresholds::all_passed(&threshold_results) && !verify::any_failed(&verification);
     let report = RunReport {
+        label: plan.scenario.name().to_string(),
         scenario: plan.scenario.name().to_string(),
         target: plan.base_url.clone(),
         model: plan.model.describe(),

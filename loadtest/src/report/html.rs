@@ -226,7 +226,7 @@ fn run_section(r: &RunReport) -> String {
     let _ = write!(
         h,
         "<section><h2>{} against {}</h2><p>{}</p><p class=\"cmd\">{}</p>",
-        escape(&r.scenario),
+        escape(&r.label),
         escape(&r.target),
         escape(&r.model),
         escape(&r.command_line)
@@ -307,7 +307,7 @@ fn run_section(r: &RunReport) -> String {
     h
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px;color:#212121}\
+const STYLE: &str = "pre{white-space:pre-wrap}body{font-family:system-ui,sans-serif;margin:24px;color:#212121}\
 table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
 td:first-child,th:first-child{text-align:left}.cmd{font-family:monospace;background:#f5f5f5;padding:6px}\
 .FAIL td{background:#ffebee}.SKIP td{background:#fffde7}.title{font-weight:600;font-size:14px}\
@@ -355,6 +355,7 @@ mod tests {
             },
         };
         RunReport {
+            label: "flash-sale <hot>".into(),
             scenario: "flash-sale <hot>".into(),
             target: "http://127.0.0.1:8080".into(),
             model: "open".into(),

@@ -16,6 +16,8 @@ use crate::verify::CheckResult;
 /// Everything about one run, as written to `--json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunReport {
+    /// What the run was, for headings: the scenario, or the bench's engine and model.
+    pub label: String,
     pub scenario: String,
     pub target: String,
     pub model: String,
