@@ -7,6 +7,7 @@
 //! batch costs one statement per table however many rows it has.
 
 mod aggregates;
+mod key_writer;
 mod keys;
 mod order;
 mod order_group;
@@ -23,6 +24,7 @@ use sqlx::Executor;
 
 use crate::config::PoolConfig;
 use crate::error;
+use key_writer::{Claim, Completion, KeyOp, KeyWriter};
 
 /// A `Store` on Postgres. Cloning shares the pool.
 #[derive(Clone, Debug)]
@@ -30,6 +32,9 @@ pub struct PgStore {
     /// Bounded by `PoolConfig::max_connections`; every method takes one connection for one
     /// statement or one transaction and returns it.
     pool: PgPool,
+    /// Batches idempotency-key writes; `None` inside the writer itself, which uses the one-key
+    /// statements for what a batch cannot settle.
+    keys: Option<KeyWriter>,
 }
 
 impl PgStore {
@@ -45,7 +50,14 @@ impl PgStore {
             max_connections = cfg.max_connections,
             "postgres store ready, schema migrated"
         );
-        Ok(PgStore { pool })
+        let keys = KeyWriter::start(PgStore {
+            pool: pool.clone(),
+            keys: None,
+        });
+        Ok(PgStore {
+            pool,
+            keys: Some(keys),
+        })
     }
 
     /// The pool, for operational queries (the outbox relay) that are not part of the port.
@@ -213,8 +225,24 @@ impl Store for PgStore {
         order_id: OrderId,
         now: Timestamp,
     ) -> Result<IdempotencyClaim, StoreError> {
-        self.claim_key(scope, key, request_hash, order_id, now)
+        let Some(keys) = &self.keys else {
+            return self
+                .claim_key(scope, key, request_hash, order_id, now)
+                .await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let claim = Claim {
+            scope: scope.to_owned(),
+            key: key.to_owned(),
+            request_hash: request_hash.to_owned(),
+            order_id,
+            now,
+            reply,
+        };
+        keys.submit(KeyOp::Claim(claim)).await?;
+        answer
             .await
+            .unwrap_or_else(|_| Err(StoreError::Other("the key writer dropped a claim".into())))
     }
 
     async fn complete_idempotency_key(
@@ -224,7 +252,23 @@ impl Store for PgStore {
         status: u16,
         body: &[u8],
     ) -> Result<(), StoreError> {
-        self.complete_key(scope, key, status, body).await
+        let Some(keys) = &self.keys else {
+            return self.complete_key(scope, key, status, body).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let completion = Completion {
+            scope: scope.to_owned(),
+            key: key.to_owned(),
+            status,
+            body: body.to_vec(),
+            reply,
+        };
+        keys.submit(KeyOp::Complete(completion)).await?;
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Other(
+                "the key writer dropped a completion".into(),
+            ))
+        })
     }
 
     async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
