@@ -93,6 +93,9 @@ impl Settings {
         if let Some(batch) = parse_var(get, "BATCH_CHANGES_MAX")? {
             runtime.batch_changes_max = batch;
         }
+        if let Some(writers) = parse_var(get, "WRITERS_PER_KIND")? {
+            runtime.writers_per_kind = writers;
+        }
         if let Some(live) = parse_var(get, "LIVE_ACTORS_PER_SHARD_MAX")? {
             runtime.live_actors_per_shard_max = live;
         }

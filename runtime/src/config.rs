@@ -18,8 +18,12 @@ pub struct RuntimeConfig {
     pub pending_commands_max: usize,
     /// Upper bound of changes written in one commit batch of one actor.
     pub batch_changes_max: usize,
-    /// Upper bound of actors whose batches share one shard-level transaction.
+    /// Upper bound of actors whose batches share one transaction.
     pub coalesced_actors_max: usize,
+    /// Writers (transaction streams) per entity kind; shard `i` commits through writer
+    /// `i % writers`. Fewer writers mean fewer, larger transactions: on a disk whose fsync is the
+    /// limit, one writer per kind commits the most per second.
+    pub writers_per_kind: usize,
     /// Upper bound of batches waiting for a shard's writer; actors wait beyond it.
     pub coalescer_queue_max: usize,
     /// An actor idle for this long is passivated (stopped, its memory released).
@@ -55,6 +59,7 @@ impl Default for RuntimeConfig {
             pending_commands_max: 4096,
             batch_changes_max: 512,
             coalesced_actors_max: 256,
+            writers_per_kind: 1,
             coalescer_queue_max: 4096,
             passivation_idle: Duration::from_secs(120),
             passivation_check_interval: Duration::from_secs(5),
@@ -74,7 +79,11 @@ impl Default for RuntimeConfig {
 impl RuntimeConfig {
     /// Checks the relations between the limits; returns a sentence naming the first violation.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 11] = [
+        let checks: [(bool, &str); 12] = [
+            (
+                self.writers_per_kind >= 1 && self.writers_per_kind <= self.shards,
+                "writers per kind must be between 1 and the number of shards",
+            ),
             (
                 self.coalesced_actors_max >= 1,
                 "coalesced actors max must be at least 1",

@@ -75,7 +75,7 @@ pub(crate) struct Shard<E: Entity> {
     pub(crate) live: AtomicUsize,
     /// Ids whose actors restarted too often, with the instant their quarantine ends.
     pub(crate) quarantine: DashMap<E::Id, Instant>,
-    /// The shard's writer: its actors' commits share transactions.
+    /// The writer this shard's actors commit through; their commits share transactions.
     pub(crate) coalescer: Coalescer<E>,
 }
 
@@ -133,6 +133,16 @@ impl<E: Entity> Sharding<E> {
         store: Arc<dyn EntityStore<E>>,
     ) -> Self {
         let arbiters = system.arbiters();
+        let writers: Vec<Coalescer<E>> = (0..config.writers_per_kind.max(1))
+            .map(|_| {
+                Coalescer::start(
+                    store.clone(),
+                    system.io(),
+                    config.coalescer_queue_max,
+                    config.coalesced_actors_max,
+                )
+            })
+            .collect();
         let shards = (0..config.shards.max(1))
             .map(|index| Shard {
                 index,
@@ -140,12 +150,7 @@ impl<E: Entity> Sharding<E> {
                 slots: DashMap::new(),
                 live: AtomicUsize::new(0),
                 quarantine: DashMap::new(),
-                coalescer: Coalescer::start(
-                    store.clone(),
-                    system.io(),
-                    config.coalescer_queue_max,
-                    config.coalesced_actors_max,
-                ),
+                coalescer: writers[index % writers.len()].clone(),
             })
             .collect();
         let inner = Inner {
