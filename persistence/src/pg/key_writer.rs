@@ -7,6 +7,7 @@
 
 use actors::ports::{IdempotencyClaim, StoreError};
 use domain::{OrderId, Timestamp};
+use sqlx::postgres::PgConnection;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -73,45 +74,82 @@ async fn write_loop(store: PgStore, mut ops: mpsc::Receiver<KeyOp>) {
                 KeyOp::Complete(c) => completions.push(c),
             }
         }
-        // Claims and completions of different requests are independent: write them together.
-        tokio::join!(claim_all(&store, claims), complete_all(&store, completions));
-    }
-}
-
-async fn claim_all(store: &PgStore, claims: Vec<Claim>) {
-    if claims.is_empty() {
-        return;
-    }
-    match insert_claims(&store.pool, &claims).await {
-        Ok(inserted) => {
-            for (claim, was_inserted) in claims.into_iter().zip(inserted) {
-                if was_inserted {
-                    let _ = claim.reply.send(Ok(IdempotencyClaim::Claimed));
-                } else {
-                    let answer = store
-                        .claim_key(
-                            &claim.scope,
-                            &claim.key,
-                            &claim.request_hash,
-                            claim.order_id,
-                            claim.now,
-                        )
-                        .await;
-                    let _ = claim.reply.send(answer);
+        // Claims and completions of different requests are independent: one transaction, one
+        // fsync, for both.
+        match write_both(&store.pool, &claims, &completions).await {
+            Ok((inserted, updated)) => {
+                settle_claims(&store, claims, inserted).await;
+                settle_completions(&store, completions, updated).await;
+            }
+            Err(e) => {
+                for claim in claims {
+                    let _ = claim.reply.send(Err(e.clone()));
+                }
+                for completion in completions {
+                    let _ = completion.reply.send(Err(e.clone()));
                 }
             }
         }
-        Err(e) => {
-            for claim in claims {
-                let _ = claim.reply.send(Err(e.clone()));
-            }
-        }
+    }
+}
+
+async fn write_both(
+    pool: &PgPool,
+    claims: &[Claim],
+    completions: &[Completion],
+) -> Result<(Vec<bool>, Vec<bool>), StoreError> {
+    let mut tx = pool.begin().await.map_err(error::map)?;
+    let inserted = insert_claims(&mut tx, claims).await?;
+    let updated = update_completions(&mut tx, completions).await?;
+    tx.commit().await.map_err(error::map)?;
+    Ok((inserted, updated))
+}
+
+/// Answers each claim: claimed if its row went in, else what the one-key path finds.
+async fn settle_claims(store: &PgStore, claims: Vec<Claim>, inserted: Vec<bool>) {
+    for (claim, was_inserted) in claims.into_iter().zip(inserted) {
+        let answer = if was_inserted {
+            Ok(IdempotencyClaim::Claimed)
+        } else {
+            store
+                .claim_key(
+                    &claim.scope,
+                    &claim.key,
+                    &claim.request_hash,
+                    claim.order_id,
+                    claim.now,
+                )
+                .await
+        };
+        let _ = claim.reply.send(answer);
+    }
+}
+
+/// Answers each completion: done if its row was updated, else what the one-key path finds.
+async fn settle_completions(store: &PgStore, completions: Vec<Completion>, updated: Vec<bool>) {
+    for (completion, was_updated) in completions.into_iter().zip(updated) {
+        let answer = if was_updated {
+            Ok(())
+        } else {
+            store
+                .complete_key(
+                    &completion.scope,
+                    &completion.key,
+                    completion.status,
+                    &completion.body,
+                )
+                .await
+        };
+        let _ = completion.reply.send(answer);
     }
 }
 
 /// Inserts every claim whose key is new; returns, per claim, whether it was the one inserted.
 /// Two claims of one key in one batch: the first wins, the other reads the winner's row.
-async fn insert_claims(pool: &PgPool, claims: &[Claim]) -> Result<Vec<bool>, StoreError> {
+async fn insert_claims(tx: &mut PgConnection, claims: &[Claim]) -> Result<Vec<bool>, StoreError> {
+    if claims.is_empty() {
+        return Ok(Vec::new());
+    }
     let scopes: Vec<&str> = claims.iter().map(|c| c.scope.as_str()).collect();
     let keys: Vec<&str> = claims.iter().map(|c| c.key.as_str()).collect();
     let hashes: Vec<&str> = claims.iter().map(|c| c.request_hash.as_str()).collect();
@@ -130,7 +168,7 @@ async fn insert_claims(pool: &PgPool, claims: &[Claim]) -> Result<Vec<bool>, Sto
     .bind(&hashes)
     .bind(&orders)
     .bind(&created)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await
     .map_err(error::map)?;
     // A claim was inserted if its (scope, key, order id) came back: order ids are fresh per
@@ -143,42 +181,15 @@ async fn insert_claims(pool: &PgPool, claims: &[Claim]) -> Result<Vec<bool>, Sto
         .collect())
 }
 
-async fn complete_all(store: &PgStore, completions: Vec<Completion>) {
-    if completions.is_empty() {
-        return;
-    }
-    match update_completions(&store.pool, &completions).await {
-        Ok(updated) => {
-            for (completion, was_updated) in completions.into_iter().zip(updated) {
-                let answer = if was_updated {
-                    Ok(())
-                } else {
-                    store
-                        .complete_key(
-                            &completion.scope,
-                            &completion.key,
-                            completion.status,
-                            &completion.body,
-                        )
-                        .await
-                };
-                let _ = completion.reply.send(answer);
-            }
-        }
-        Err(e) => {
-            for completion in completions {
-                let _ = completion.reply.send(Err(e.clone()));
-            }
-        }
-    }
-}
-
 /// Records every answer whose key is still open; returns, per completion, whether it did. The
 /// first answer wins: a key is answered once and replays return that answer.
 async fn update_completions(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     completions: &[Completion],
 ) -> Result<Vec<bool>, StoreError> {
+    if completions.is_empty() {
+        return Ok(Vec::new());
+    }
     let scopes: Vec<&str> = completions.iter().map(|c| c.scope.as_str()).collect();
     let keys: Vec<&str> = completions.iter().map(|c| c.key.as_str()).collect();
     let statuses: Vec<i32> = completions.iter().map(|c| i32::from(c.status)).collect();
@@ -196,7 +207,7 @@ async fn update_completions(
     .bind(&statuses)
     .bind(&bodies)
     .bind(now_ms())
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await
     .map_err(error::map)?;
     let done: std::collections::HashSet<(String, String)> = updated.into_iter().collect();
