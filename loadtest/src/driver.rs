@@ -126,7 +126,7 @@ pub async fn drive<O: Operation>(model: &Model, op: Arc<O>, progress: bool) -> R
     let elapsed_s = start.elapsed().as_secs_f64();
     let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
     // The last, partial second still belongs in the series.
-    r.roll(elapsed_s);
+    r.finish(elapsed_s);
     RunStats {
         summary: r.summary(elapsed_s),
         series: r.series().to_vec(),

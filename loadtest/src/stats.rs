@@ -13,6 +13,9 @@ use crate::limits::{
 use crate::outcome::{Outcome, OutcomeCounts};
 use crate::schedule::Latency;
 
+/// Shortest last interval plotted on its own; see [`Recorder::finish`].
+pub const SERIES_TAIL_MIN_S: f64 = 0.5;
+
 /// Latency percentiles in milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
@@ -170,6 +173,31 @@ impl Recorder {
         self.interval.outcomes.add(outcome);
     }
 
+    /// Closes the run's last interval at `now_s`. A tail shorter than SERIES_TAIL_MIN_S is folded
+    /// into the previous point: a rate over a few milliseconds is noise that would dwarf the
+    /// plot. Its counts are added and its worst latency kept; its other percentiles, from too
+    /// few samples to matter, are not blended in.
+    pub fn finish(&mut self, now_s: f64) {
+        let tail_s = now_s - self.interval.start_s;
+        if tail_s >= SERIES_TAIL_MIN_S || self.series.is_empty() {
+            self.roll(now_s);
+            return;
+        }
+        let tail = std::mem::replace(&mut self.interval, Interval::new(now_s));
+        if let Some(last) = self.series.last_mut() {
+            last.t_end_s = now_s;
+            last.operations += tail.operations;
+            last.http_requests += tail.http_requests;
+            for o in Outcome::ALL {
+                for _ in 0..tail.outcomes.get(o) {
+                    last.outcomes.add(o);
+                }
+            }
+            let tail_max_ms = Percentiles::of(&tail.corrected).max_ms;
+            last.latency.max_ms = last.latency.max_ms.max(tail_max_ms);
+        }
+    }
+
     /// Closes the current interval at `now_s` (seconds since the run start) and opens the next.
     /// Returns the closed point. Past SERIES_POINTS_MAX points the series stops growing, but the
     /// run-wide figures stay exact.
@@ -261,6 +289,27 @@ mod tests {
         assert_eq!(q.operations, 0);
         assert_eq!(r.series().len(), 2);
         assert_eq!(r.summary(2.0).error_rate, 0.5);
+    }
+
+    #[test]
+    fn a_short_tail_is_folded_into_the_last_second() {
+        let mut r = Recorder::new();
+        r.record(Outcome::Created, lat(5, 5), 1, true);
+        r.roll(1.0);
+        r.record(Outcome::Transport, lat(900, 900), 1, false);
+        r.finish(1.1);
+        assert_eq!(r.series().len(), 1);
+        let p = &r.series()[0];
+        assert_eq!((p.operations, p.outcomes.transport, p.t_end_s), (2, 1, 1.1));
+        assert!(p.latency.max_ms >= 899.0);
+        let mut q = Recorder::new();
+        q.record(Outcome::Created, lat(5, 5), 1, true);
+        q.finish(0.1);
+        assert_eq!(
+            q.series().len(),
+            1,
+            "a run shorter than the tail still has its one point"
+        );
     }
 
     #[test]
