@@ -306,3 +306,65 @@ impl Clock for SystemClock {
         Timestamp::from_unix_ms(ms)
     }
 }
+
+/// One order as the order-list read model shows it: denormalized, eventually consistent with
+/// the order aggregate (it is projected from the event stream, not read from the order's row).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderSummary {
+    pub order_id: OrderId,
+    pub customer_id: Option<domain::CustomerId>,
+    /// The order's status as the last projected event left it (`placed`, `confirmed`, ...).
+    pub status: String,
+    pub total: Money,
+    pub line_count: u32,
+    pub item_count: u64,
+    pub placed_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A page of a customer's orders, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderPage {
+    pub orders: Vec<OrderSummary>,
+    /// Opaque; pass it back to get the next page. `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One notification as recorded for a customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationSummary {
+    pub notification_id: u128,
+    pub order_id: OrderId,
+    /// `order_confirmed`, `order_failed`, `order_cancelled` or `order_shipped`.
+    pub kind: String,
+    pub message: String,
+    pub created_at: Timestamp,
+}
+
+/// Why a read-model query failed.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ReadModelError {
+    /// The cursor was not one this service handed out.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Queries of the read models the event consumers maintain (the `relay` crate implements it).
+#[async_trait]
+pub trait ReadModels: Send + Sync + 'static {
+    /// A customer's orders, newest first, at most `limit`, after `cursor` if given.
+    async fn customer_orders(
+        &self,
+        customer: domain::CustomerId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<OrderPage, ReadModelError>;
+    /// A customer's notifications, newest first, at most `limit`.
+    async fn customer_notifications(
+        &self,
+        customer: domain::CustomerId,
+        limit: u32,
+    ) -> Result<Vec<NotificationSummary>, ReadModelError>;
+}

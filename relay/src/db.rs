@@ -1,0 +1,425 @@
+//! SQL of the relay and the consumers, for both dialects, over the pools the stores expose.
+//!
+//! Claiming on Postgres: one statement picks the *heads* — unpublished rows with no earlier
+//! unpublished row of their aggregate and no live lease — with `FOR UPDATE SKIP LOCKED`, then
+//! leases them together with the unpublished rows that follow them in their aggregate, in
+//! sequence order, up to the batch bound. A relay thus owns an aggregate's whole unpublished
+//! prefix or none of it: any other relay sees either a leased head or an earlier unpublished row
+//! and leaves the aggregate alone, which is what keeps per-aggregate order with several relays.
+//!
+//! SQLite has no `SKIP LOCKED`; the same selection runs inside a `BEGIN IMMEDIATE` transaction,
+//! which holds the database's single write lock, so claims are serialised and the same lease
+//! rules apply. SQLite is a single-process store and normally runs one relay loop.
+
+use sqlx::{PgPool, Postgres, Row, Sqlite, SqlitePool, Transaction};
+use uuid::Uuid;
+
+use crate::envelope::Envelope;
+
+/// The database the runtime's store uses.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// One transaction on either dialect, for consumer side effects.
+pub enum Tx {
+    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
+}
+
+/// A database failure, as text: the relay and the consumers only log and retry.
+pub type DbResult<T> = Result<T, sqlx::Error>;
+
+/// The relay's figures that come from the table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub pending: u64,
+    /// Age of the oldest unpublished row, in milliseconds (0 when none).
+    pub lag_ms: u64,
+}
+
+const PG_COLUMNS: &str = "event_id, aggregate_type, aggregate_id, sequence, event_type, \
+     schema_version, payload::text AS payload, unix_ms(created_at) AS created_ms";
+const SQLITE_COLUMNS: &str = "event_id, aggregate_type, aggregate_id, sequence, event_type, \
+     schema_version, payload, created_at AS created_ms";
+
+/// The heads-then-prefix selection, shared by both dialects; `{lock}` is `FOR UPDATE SKIP
+/// LOCKED` on Postgres and empty on SQLite, `{now}` the dialect's "now" in its lease unit.
+fn claim_sql(lock: &str, now: &str) -> String {
+    format!(
+        "WITH heads AS ( \
+           SELECT o.aggregate_type, o.aggregate_id FROM outbox o \
+           WHERE o.published_at IS NULL \
+             AND (o.lease_until IS NULL OR o.lease_until < {now}) \
+             AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.published_at IS NULL \
+                 AND e.aggregate_type = o.aggregate_type AND e.aggregate_id = o.aggregate_id \
+                 AND e.sequence < o.sequence) \
+           ORDER BY o.created_at LIMIT $1 {lock}), \
+         picked AS ( \
+           SELECT o.event_id FROM outbox o \
+           JOIN heads h ON h.aggregate_type = o.aggregate_type AND h.aggregate_id = o.aggregate_id \
+           WHERE o.published_at IS NULL \
+           ORDER BY o.aggregate_type, o.aggregate_id, o.sequence LIMIT $1) "
+    )
+}
+
+impl Db {
+    pub fn dialect(&self) -> &'static str {
+        match self {
+            Db::Postgres(_) => "postgres",
+            Db::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Leases at most `limit` rows to `relay_id` for `lease_ms`, heads first; returns them in
+    /// (aggregate, sequence) order.
+    pub async fn claim(
+        &self,
+        relay_id: Uuid,
+        limit: u32,
+        lease_ms: i64,
+    ) -> DbResult<Vec<Envelope>> {
+        let mut rows = match self {
+            Db::Postgres(pool) => {
+                let sql = format!(
+                    "{} UPDATE outbox SET claimed_by = $2, lease_until = now() + $3 * INTERVAL '1 millisecond' \
+                     FROM picked WHERE outbox.event_id = picked.event_id RETURNING {}",
+                    claim_sql("FOR UPDATE OF o SKIP LOCKED", "now()"),
+                    PG_COLUMNS.replace("event_id,", "outbox.event_id,")
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(i64::from(limit))
+                    .bind(relay_id)
+                    .bind(lease_ms)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(pg_envelope).collect::<DbResult<Vec<_>>>()?
+            }
+            Db::Sqlite(pool) => {
+                let now = now_ms();
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let sql = format!(
+                    "{} UPDATE outbox SET claimed_by = $2, lease_until = $3 \
+                     WHERE event_id IN (SELECT event_id FROM picked) RETURNING {SQLITE_COLUMNS}",
+                    claim_sql("", "$4"),
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(i64::from(limit))
+                    .bind(relay_id.hyphenated().to_string())
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows.iter()
+                    .map(sqlite_envelope)
+                    .collect::<DbResult<Vec<_>>>()?
+            }
+        };
+        // RETURNING gives no order; the relay publishes each aggregate's rows in sequence.
+        rows.sort_by(|a, b| {
+            (&a.aggregate_type, &a.aggregate_id, a.sequence).cmp(&(
+                &b.aggregate_type,
+                &b.aggregate_id,
+                b.sequence,
+            ))
+        });
+        Ok(rows)
+    }
+
+    /// Marks rows published, but only those still leased to `relay_id`: a relay that lost its
+    /// lease must not decide for the relay that took over. Returns how many were marked.
+    pub async fn mark_published(&self, relay_id: Uuid, ids: &[Uuid]) -> DbResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        match self {
+            Db::Postgres(pool) => Ok(sqlx::query(
+                "UPDATE outbox SET published_at = now(), claimed_by = NULL, lease_until = NULL \
+                 WHERE event_id = ANY($1) AND claimed_by = $2 AND published_at IS NULL",
+            )
+            .bind(ids)
+            .bind(relay_id)
+            .execute(pool)
+            .await?
+            .rows_affected()),
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let mut marked = 0;
+                for id in ids {
+                    marked += sqlx::query(
+                        "UPDATE outbox SET published_at = $1, claimed_by = NULL, lease_until = NULL \
+                         WHERE event_id = $2 AND claimed_by = $3 AND published_at IS NULL",
+                    )
+                    .bind(now_ms())
+                    .bind(id.hyphenated().to_string())
+                    .bind(relay_id.hyphenated().to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(marked)
+            }
+        }
+    }
+
+    /// Gives up the leases of rows that were not published, so they can be retried at once
+    /// (by this relay after its backoff, or by another).
+    pub async fn release(&self, relay_id: Uuid, ids: &[Uuid]) -> DbResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Db::Postgres(pool) => {
+                sqlx::query(
+                    "UPDATE outbox SET claimed_by = NULL, lease_until = NULL \
+                     WHERE event_id = ANY($1) AND claimed_by = $2 AND published_at IS NULL",
+                )
+                .bind(ids)
+                .bind(relay_id)
+                .execute(pool)
+                .await?;
+            }
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                for id in ids {
+                    sqlx::query(
+                        "UPDATE outbox SET claimed_by = NULL, lease_until = NULL \
+                         WHERE event_id = $1 AND claimed_by = $2 AND published_at IS NULL",
+                    )
+                    .bind(id.hyphenated().to_string())
+                    .bind(relay_id.hyphenated().to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes at most `limit` published rows older than `retention_ms`.
+    pub async fn prune(&self, retention_ms: i64, limit: u32) -> DbResult<u64> {
+        let done = match self {
+            Db::Postgres(pool) => sqlx::query(
+                "DELETE FROM outbox WHERE event_id IN (SELECT event_id FROM outbox \
+                 WHERE published_at IS NOT NULL \
+                   AND published_at < now() - $1 * INTERVAL '1 millisecond' \
+                 ORDER BY published_at LIMIT $2)",
+            )
+            .bind(retention_ms)
+            .bind(i64::from(limit))
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Db::Sqlite(pool) => sqlx::query(
+                "DELETE FROM outbox WHERE event_id IN (SELECT event_id FROM outbox \
+                 WHERE published_at IS NOT NULL AND published_at < $1 \
+                 ORDER BY published_at LIMIT $2)",
+            )
+            .bind(now_ms() - retention_ms)
+            .bind(i64::from(limit))
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        };
+        Ok(done)
+    }
+
+    /// Pending rows and the age of the oldest.
+    pub async fn backlog(&self) -> DbResult<Backlog> {
+        let (count, oldest): (i64, Option<i64>) = match self {
+            Db::Postgres(pool) => sqlx::query_as(
+                "SELECT count(*), min(unix_ms(created_at)) FROM outbox WHERE published_at IS NULL",
+            )
+            .fetch_one(pool)
+            .await?,
+            Db::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT count(*), min(created_at) FROM outbox WHERE published_at IS NULL",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+        };
+        Ok(Backlog {
+            pending: u64::try_from(count).unwrap_or(0),
+            lag_ms: oldest.map_or(0, |t| u64::try_from(now_ms() - t).unwrap_or(0)),
+        })
+    }
+
+    /// The whole retained history of the given aggregate type, in (created, sequence) order,
+    /// a page at a time (`after` = the last row's position in the previous page).
+    pub async fn history(
+        &self,
+        aggregate_type: &str,
+        after: Option<(i64, String, i64)>,
+        limit: u32,
+    ) -> DbResult<Vec<Envelope>> {
+        let (after_ms, after_id, after_seq) = after.unwrap_or((i64::MIN, String::new(), 0));
+        match self {
+            Db::Postgres(pool) => {
+                let sql = format!(
+                    "SELECT {PG_COLUMNS} FROM outbox WHERE aggregate_type = $1 \
+                     AND (unix_ms(created_at), aggregate_id, sequence) > ($2, $3, $4) \
+                     ORDER BY unix_ms(created_at), aggregate_id, sequence LIMIT $5"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(aggregate_type)
+                    .bind(after_ms)
+                    .bind(after_id)
+                    .bind(after_seq)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(pg_envelope).collect()
+            }
+            Db::Sqlite(pool) => {
+                let sql = format!(
+                    "SELECT {SQLITE_COLUMNS} FROM outbox WHERE aggregate_type = $1 \
+                     AND (created_at, aggregate_id, sequence) > ($2, $3, $4) \
+                     ORDER BY created_at, aggregate_id, sequence LIMIT $5"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(aggregate_type)
+                    .bind(after_ms)
+                    .bind(after_id)
+                    .bind(after_seq)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(sqlite_envelope).collect()
+            }
+        }
+    }
+
+    pub async fn begin(&self) -> DbResult<Tx> {
+        Ok(match self {
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    /// Records a message a consumer gave up on (the embedded bus's dead-letter queue, and the
+    /// operator's view of the Kafka one).
+    pub async fn dead_letter(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        error: &str,
+        attempts: u32,
+    ) -> DbResult<()> {
+        let attempts = i64::from(attempts);
+        match self {
+            Db::Postgres(pool) => {
+                sqlx::query(
+                    "INSERT INTO dead_letters (consumer, event_id, event_type, aggregate_id, payload, \
+                     error, attempts, failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now()) \
+                     ON CONFLICT (consumer, event_id) DO UPDATE SET error = EXCLUDED.error, \
+                     attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at",
+                )
+                .bind(consumer)
+                .bind(envelope.event_id)
+                .bind(&envelope.event_type)
+                .bind(&envelope.aggregate_id)
+                .bind(&envelope.payload)
+                .bind(error)
+                .bind(attempts)
+                .execute(pool)
+                .await?;
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query(
+                    "INSERT INTO dead_letters (consumer, event_id, event_type, aggregate_id, payload, \
+                     error, attempts, failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (consumer, event_id) DO UPDATE SET error = excluded.error, \
+                     attempts = excluded.attempts, failed_at = excluded.failed_at",
+                )
+                .bind(consumer)
+                .bind(envelope.event_id.hyphenated().to_string())
+                .bind(&envelope.event_type)
+                .bind(&envelope.aggregate_id)
+                .bind(&envelope.payload)
+                .bind(error)
+                .bind(attempts)
+                .bind(now_ms())
+                .execute(pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// Claims `(consumer, event_id)` in the inbox; `false` if it was there already (the event
+    /// was applied before and this delivery must change nothing).
+    pub async fn inbox_claim(&mut self, consumer: &str, event_id: Uuid) -> DbResult<bool> {
+        let inserted = match self {
+            Tx::Postgres(tx) => sqlx::query(
+                "INSERT INTO inbox (consumer, event_id, processed_at) VALUES ($1, $2, now()) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(consumer)
+            .bind(event_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+            Tx::Sqlite(tx) => sqlx::query(
+                "INSERT INTO inbox (consumer, event_id, processed_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(consumer)
+            .bind(event_id.hyphenated().to_string())
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+        };
+        Ok(inserted == 1)
+    }
+
+    pub async fn commit(self) -> DbResult<()> {
+        match self {
+            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(tx) => tx.commit().await,
+        }
+    }
+}
+
+fn pg_envelope(row: &sqlx::postgres::PgRow) -> DbResult<Envelope> {
+    Ok(Envelope {
+        event_id: row.try_get("event_id")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        payload: row.try_get("payload")?,
+        occurred_at_ms: row.try_get("created_ms")?,
+    })
+}
+
+fn sqlite_envelope(row: &sqlx::sqlite::SqliteRow) -> DbResult<Envelope> {
+    let id: String = row.try_get("event_id")?;
+    Ok(Envelope {
+        event_id: Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        payload: row.try_get("payload")?,
+        occurred_at_ms: row.try_get("created_ms")?,
+    })
+}
+
+/// The wall clock in unix milliseconds (SQLite stores instants so; Postgres uses `now()`).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

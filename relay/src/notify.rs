@@ -1,0 +1,283 @@
+//! Notifications: order confirmed, failed, cancelled and shipped become notification records
+//! (stored in `notifications`, in the consumer's inbox transaction, one per order and kind) and
+//! are handed to a [`Notifier`] port: [`LogNotifier`] by default, [`SmtpNotifier`] when SMTP is
+//! configured. Delivery happens before the transaction commits, so a failed delivery is
+//! retried (and dead-lettered after the attempts); a crash between delivery and commit can
+//! repeat a delivery, never lose one.
+
+use async_trait::async_trait;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::consumer::{Handler, HandlerError};
+use crate::db::Tx;
+use crate::envelope::Envelope;
+
+pub const NOTIFICATIONS: &str = "notifications";
+
+/// What a customer is told about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationKind {
+    OrderConfirmed,
+    OrderFailed,
+    OrderCancelled,
+    OrderShipped,
+}
+
+impl NotificationKind {
+    pub fn of_event(event_type: &str) -> Option<NotificationKind> {
+        Some(match event_type {
+            "order.confirmed" => NotificationKind::OrderConfirmed,
+            "order.failed" => NotificationKind::OrderFailed,
+            "order.cancelled" => NotificationKind::OrderCancelled,
+            "order.shipped" => NotificationKind::OrderShipped,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::OrderConfirmed => "order_confirmed",
+            NotificationKind::OrderFailed => "order_failed",
+            NotificationKind::OrderCancelled => "order_cancelled",
+            NotificationKind::OrderShipped => "order_shipped",
+        }
+    }
+
+    fn message(self, order_id: Uuid) -> String {
+        match self {
+            NotificationKind::OrderConfirmed => format!("Your order {order_id} is confirmed."),
+            NotificationKind::OrderFailed => {
+                format!("Your order {order_id} could not be completed.")
+            }
+            NotificationKind::OrderCancelled => format!("Your order {order_id} was cancelled."),
+            NotificationKind::OrderShipped => format!("Your order {order_id} has shipped."),
+        }
+    }
+}
+
+/// One notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    /// Derived from the event id, so a repeated delivery carries the same id.
+    pub notification_id: Uuid,
+    /// `None` for a guest order: recorded and logged, but nobody to address.
+    pub customer_id: Option<Uuid>,
+    pub order_id: Uuid,
+    pub kind: NotificationKind,
+    pub message: String,
+}
+
+/// Sends a notification to the customer.
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    async fn notify(&self, notification: &Notification) -> Result<(), String>;
+}
+
+/// The default adapter: the record is already stored; this logs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogNotifier;
+
+#[async_trait]
+impl Notifier for LogNotifier {
+    async fn notify(&self, n: &Notification) -> Result<(), String> {
+        tracing::info!(
+            notification_id = %n.notification_id,
+            customer_id = ?n.customer_id,
+            order_id = %n.order_id,
+            kind = n.kind.as_str(),
+            "notification: {}", n.message
+        );
+        Ok(())
+    }
+}
+
+/// E-mails each notification through an SMTP server. There is no customer directory yet, so
+/// every mail goes to one configured mailbox (`NOTIFY_MAIL_TO`) naming the customer.
+pub struct SmtpNotifier {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    to: Mailbox,
+}
+
+impl SmtpNotifier {
+    /// `url` as lettre reads it: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`,
+    /// `smtps://host:465`.
+    pub fn new(url: &str, from: &str, to: &str) -> Result<SmtpNotifier, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("SMTP_URL: {e}"))?
+            .build();
+        Ok(SmtpNotifier {
+            transport,
+            from: from.parse().map_err(|e| format!("NOTIFY_MAIL_FROM: {e}"))?,
+            to: to.parse().map_err(|e| format!("NOTIFY_MAIL_TO: {e}"))?,
+        })
+    }
+}
+
+#[async_trait]
+impl Notifier for SmtpNotifier {
+    async fn notify(&self, n: &Notification) -> Result<(), String> {
+        let customer = n
+            .customer_id
+            .map_or_else(|| "guest".to_owned(), |c| c.to_string());
+        let mail = Message::builder()
+            .from(self.from.clone())
+            .to(self.to.clone())
+            .subject(format!("[{}] {}", n.kind.as_str(), n.order_id))
+            .body(format!("Customer: {customer}\n\n{}\n", n.message))
+            .map_err(|e| format!("cannot build the mail: {e}"))?;
+        self.transport
+            .send(mail)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("SMTP: {e}"))
+    }
+}
+
+/// The notifications consumer.
+pub struct NotificationHandler {
+    notifier: std::sync::Arc<dyn Notifier>,
+}
+
+impl NotificationHandler {
+    pub fn new(notifier: std::sync::Arc<dyn Notifier>) -> Self {
+        NotificationHandler { notifier }
+    }
+}
+
+#[derive(Deserialize)]
+struct Placed {
+    order_id: Uuid,
+    customer_id: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+struct OrderOnly {
+    order_id: Uuid,
+}
+
+#[async_trait]
+impl Handler for NotificationHandler {
+    fn name(&self) -> &'static str {
+        NOTIFICATIONS
+    }
+
+    fn streams(&self) -> &'static [&'static str] {
+        &["order"]
+    }
+
+    async fn apply(&self, tx: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
+        let bad =
+            |err: serde_json::Error| HandlerError::Rejected(format!("{}: {err}", e.event_type));
+        if e.event_type == "order.placed" {
+            let p: Placed = serde_json::from_str(&e.payload).map_err(bad)?;
+            return remember_recipient(tx, p.order_id, p.customer_id).await;
+        }
+        let Some(kind) = NotificationKind::of_event(&e.event_type) else {
+            return Ok(());
+        };
+        let o: OrderOnly = serde_json::from_str(&e.payload).map_err(bad)?;
+        let n = Notification {
+            notification_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, e.event_id.as_bytes()),
+            customer_id: recipient(tx, o.order_id).await?,
+            order_id: o.order_id,
+            kind,
+            message: kind.message(o.order_id),
+        };
+        if record(tx, &n, e.occurred_at_ms).await? {
+            self.notifier
+                .notify(&n)
+                .await
+                .map_err(HandlerError::Rejected)?;
+        }
+        Ok(())
+    }
+}
+
+async fn remember_recipient(
+    tx: &mut Tx,
+    order_id: Uuid,
+    customer: Option<Uuid>,
+) -> Result<(), HandlerError> {
+    match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query(
+                "INSERT INTO notification_recipients (order_id, customer_id) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(order_id)
+            .bind(customer)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query(
+                "INSERT INTO notification_recipients (order_id, customer_id) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(order_id.hyphenated().to_string())
+            .bind(customer.map(|c| c.hyphenated().to_string()))
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn recipient(tx: &mut Tx, order_id: Uuid) -> Result<Option<Uuid>, HandlerError> {
+    Ok(match tx {
+        Tx::Postgres(tx) => sqlx::query_scalar::<_, Option<Uuid>>(
+            "SELECT customer_id FROM notification_recipients WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .flatten(),
+        Tx::Sqlite(tx) => {
+            let text = sqlx::query_scalar::<_, Option<String>>(
+                "SELECT customer_id FROM notification_recipients WHERE order_id = $1",
+            )
+            .bind(order_id.hyphenated().to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .flatten();
+            text.and_then(|t| Uuid::parse_str(&t).ok())
+        }
+    })
+}
+
+/// Stores the notification; `false` if this order already has one of this kind.
+async fn record(tx: &mut Tx, n: &Notification, at_ms: i64) -> Result<bool, HandlerError> {
+    let inserted = match tx {
+        Tx::Postgres(tx) => sqlx::query(
+            "INSERT INTO notifications (notification_id, customer_id, order_id, kind, message, \
+             created_at) VALUES ($1, $2, $3, $4, $5, from_unix_ms($6)) ON CONFLICT DO NOTHING",
+        )
+        .bind(n.notification_id)
+        .bind(n.customer_id)
+        .bind(n.order_id)
+        .bind(n.kind.as_str())
+        .bind(&n.message)
+        .bind(at_ms)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+        Tx::Sqlite(tx) => sqlx::query(
+            "INSERT INTO notifications (notification_id, customer_id, order_id, kind, message, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(n.notification_id.hyphenated().to_string())
+        .bind(n.customer_id.map(|c| c.hyphenated().to_string()))
+        .bind(n.order_id.hyphenated().to_string())
+        .bind(n.kind.as_str())
+        .bind(&n.message)
+        .bind(at_ms)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+    };
+    Ok(inserted == 1)
+}
