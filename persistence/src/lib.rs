@@ -13,6 +13,8 @@
 //! - `rows`, `convert`: rows and columns to domain values, failing as corrupt state.
 //! - `error`: sqlx errors to `StoreError` (`Unavailable` / `Conflict` / `Other`).
 //! - [`PoolConfig`]: connection limits; [`open_store`]: the one place choosing an adapter.
+//! - [`naive`]: the classic one-transaction checkout, the baseline the actor engine is measured
+//!   against (`commerce serve --engine naive-sql`).
 //!
 //! The domain knows nothing of this crate; the row types and JSON DTOs live here and are
 //! converted by hand.
@@ -22,6 +24,7 @@ mod convert;
 mod error;
 mod events;
 mod group;
+pub mod naive;
 mod outbox;
 mod pg;
 mod plan;
