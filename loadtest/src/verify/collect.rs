@@ -75,6 +75,8 @@ impl Store {
     }
 }
 
+const PUBLISHED_SQL: &str = "SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL";
+const UNPUBLISHED_SQL: &str = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL";
 const OPEN_SAGAS_SQL: &str =
     "SELECT COUNT(*) FROM checkout_sagas WHERE step NOT IN ('completed', 'failed')";
 
@@ -96,12 +98,19 @@ pub async fn settle(
             Some(s) => s.count(OPEN_SAGAS_SQL).await.unwrap_or(1),
             None => 0,
         };
+        // Once a relay has published anything, the outbox must drain too before judging it.
+        let outbox_pending = match &store {
+            Some(s) if s.count(PUBLISHED_SQL).await.unwrap_or(0) > 0 => {
+                s.count(UNPUBLISHED_SQL).await.unwrap_or(1)
+            }
+            _ => 0,
+        };
         let reserved: i64 = api_inventory(api, catalog)
             .await
             .iter()
             .map(|r| r.reserved)
             .sum();
-        if sagas_open == 0 && reserved == 0 {
+        if sagas_open == 0 && reserved == 0 && outbox_pending == 0 {
             break true;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -393,12 +402,8 @@ async fn read_tables(
             })
             .collect(),
         keys,
-        outbox_published: store
-            .count("SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL")
-            .await?,
-        outbox_unpublished: store
-            .count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
-            .await?,
+        outbox_published: store.count(PUBLISHED_SQL).await?,
+        outbox_unpublished: store.count(UNPUBLISHED_SQL).await?,
     })
 }
 
