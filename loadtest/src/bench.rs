@@ -125,6 +125,9 @@ pub struct Ratios {
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     pub command_line: String,
+    /// /proc/loadavg before and after: the machine is shared, and a busy one skews figures.
+    pub load_average_start: String,
+    pub load_average_end: String,
     pub engines: Vec<EngineResult>,
     pub ratios: Ratios,
     pub memory: Option<MemoryReport>,
@@ -174,6 +177,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<bool> {
         log_dir,
         stamp,
     };
+    let load_average_start = load_average();
     let mut results = Vec::new();
     for engine in engines {
         let r = run_engine(&ctx, engine).await;
@@ -197,6 +201,8 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<bool> {
     };
     let report = BenchReport {
         command_line: report::command_line(),
+        load_average_start,
+        load_average_end: load_average(),
         ratios: ratios(&results),
         engines: results,
         memory,
@@ -217,6 +223,12 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<bool> {
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     Ok(report.engines.iter().all(|e| e.passed) && memory_ok(&report, &ctx))
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn memory_ok(r: &BenchReport, ctx: &Context) -> bool {
@@ -589,6 +601,11 @@ fn summary_text(r: &BenchReport, ctx: &Context) -> String {
     if let Some(c) = &r.cold_activation {
         let _ = writeln!(out, "cold activation: p50 {:.2} ms, p99 {:.2} ms over {} carts (warm p50 {:.2} ms, p99 {:.2} ms)", c.cold.p50_ms, c.cold.p99_ms, c.carts, c.warm.p50_ms, c.warm.p99_ms);
     }
+    let _ = writeln!(
+        out,
+        "load average (/proc/loadavg) at start: {}; at end: {}",
+        r.load_average_start, r.load_average_end
+    );
     let _ = writeln!(
         out,
         "latencies are corrected (from intended start); children's logs in {}",
