@@ -4,6 +4,7 @@
 //! `Application::build` binds the listener and exposes `port()`, so tests run the very same code
 //! on port 0.
 
+pub mod events;
 pub mod settings;
 
 use actors::sandbox::{SandboxPayments, SandboxShipping};
@@ -29,6 +30,8 @@ pub struct Application {
     commerce: Commerce,
     system: ActorSystem,
     settings: Settings,
+    /// The store's database for the relay, consumers and read-model queries.
+    db: relay::Db,
 }
 
 /// Opens the configured store, running migrations.
@@ -41,7 +44,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn actors::p
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let store = open_store(&settings).await?;
+        let (store, db) = events::open_store_and_db(&settings).await?;
         let system =
             ActorSystem::start(settings.runtime.arbiters).context("starting the actor threads")?;
         let ports = Ports {
@@ -75,6 +78,7 @@ impl Application {
             commerce,
             system,
             settings,
+            db,
         })
     }
 
@@ -102,22 +106,37 @@ impl Application {
             commerce,
             system,
             settings,
+            db,
             ..
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let background = commerce.spawn_background(stop_rx);
+        let background = commerce.spawn_background(stop_rx.clone());
+        let pipeline = if settings.events.relay_in_serve {
+            let pipeline_settings = settings.events.pipeline()?;
+            Some(
+                relay::Pipeline::start(db.clone(), pipeline_settings, stop_rx)
+                    .map_err(anyhow::Error::msg)?,
+            )
+        } else {
+            None
+        };
+        let read_models =
+            commerce_http::routes_read::ReadModelsHandle(Arc::new(relay::SqlReadModels::new(db)));
         let state = AppState {
             commerce: commerce.clone(),
             admin_token: commerce_http::AdminToken::new(admin_token.expose().to_string()),
             limits: HttpLimits::default(),
         };
-        let app = commerce_http::router(state);
+        let app = commerce_http::router(state).layer(axum::Extension(read_models));
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_tx.send(true);
         if background.await.is_err() {
             tracing::error!("background task panicked");
+        }
+        if let Some(pipeline) = pipeline {
+            pipeline.join().await;
         }
         if !commerce.shutdown(settings.shutdown_timeout).await {
             tracing::warn!("some actors did not stop within the shutdown timeout");

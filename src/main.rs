@@ -3,9 +3,11 @@
 use commerce::{Application, Settings};
 use std::io::IsTerminal;
 
-const USAGE: &str = "usage: commerce [serve|migrate]\n\n\
+const USAGE: &str = "usage: commerce [serve|migrate|relay|rebuild-read-models]\n\n\
   serve    run the HTTP API (default)\n\
-  migrate  apply the database migrations and exit\n\n\
+  migrate  apply the database migrations and exit\n\
+  relay    run only the outbox relay and the event consumers\n\
+  rebuild-read-models  rebuild the order read model from the outbox history and exit\n\n\
   Configuration comes from the environment; see README.md.";
 
 fn init_logging() {
@@ -38,6 +40,8 @@ async fn main() -> std::process::ExitCode {
         "migrate" => commerce::open_store(&settings)
             .await
             .map(|_| println!("migrations applied")),
+        "relay" => commerce::events::run_relay(settings).await,
+        "rebuild-read-models" => commerce::events::rebuild(settings).await,
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

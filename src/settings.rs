@@ -42,6 +42,8 @@ pub struct Settings {
     pub pool: persistence::PoolConfig,
     /// `SHUTDOWN_TIMEOUT_MS`: how long shutdown waits for actors to commit and stop.
     pub shutdown_timeout: Duration,
+    /// The outbox relay, consumers and notifications (`crate::events`).
+    pub events: crate::events::EventSettings,
 }
 
 /// Reads variable `name` through `get`, parsing it when present.
@@ -138,6 +140,7 @@ impl Settings {
             commerce,
             pool,
             shutdown_timeout: millis(get, "SHUTDOWN_TIMEOUT_MS", Duration::from_secs(15))?,
+            events: crate::events::EventSettings::from_lookup(get)?,
         })
     }
 }

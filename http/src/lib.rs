@@ -35,6 +35,7 @@ pub mod limits;
 pub mod middleware;
 pub mod problem;
 pub mod routes;
+pub mod routes_read;
 pub mod timefmt;
 pub mod views;
 
@@ -101,4 +102,5 @@ fn api() -> Router<AppState> {
         .route("/v1/orders", post(orders::buy_now))
         .route("/v1/orders/{id}", get(orders::get))
         .route("/v1/orders/{id}/cancel", post(orders::cancel))
+        .merge(routes_read::routes())
 }

@@ -72,6 +72,7 @@ codes! {
     InvalidIdempotencyKey => ("invalid_idempotency_key", 400, "Invalid Idempotency-Key header"),
     IdempotencyKeyReused => ("idempotency_key_reused", 422, "Idempotency key reused with another request"),
     IdempotencyInProgress => ("idempotency_in_progress", 409, "Request with this idempotency key in progress"),
+    InvalidQuery => ("invalid_query", 400, "Invalid query parameter"),
 
     // Values parsed at the edge.
     InvalidSku => ("invalid_sku", 422, "Invalid SKU"),
@@ -302,6 +303,7 @@ mod tests {
             ("invalid_idempotency_key", 400),
             ("idempotency_key_reused", 422),
             ("idempotency_in_progress", 409),
+            ("invalid_query", 400),
             ("invalid_sku", 422),
             ("invalid_quantity", 422),
             ("quantity_limit_exceeded", 422),
