@@ -56,14 +56,15 @@ impl Application {
         let commerce = Commerce::new(&system, &settings.runtime, settings.commerce.clone(), ports);
         // Every saga still in flight belonged to a previous process: finish or compensate it
         // before taking traffic, so stock held by a crash returns promptly.
-        match commerce.recover_sagas(Duration::ZERO).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                recovered = n,
-                "recovered sagas left in flight by the previous process"
+        match commerce.recover_after_restart().await {
+            Ok((0, 0)) => {}
+            Ok((sagas, keys)) => tracing::info!(
+                sagas,
+                idempotency_keys = keys,
+                "recovered what the previous process left in flight"
             ),
             Err(e) => {
-                tracing::warn!(error = %e, "saga recovery at start-up failed; the background loop retries")
+                tracing::warn!(error = %e, "start-up recovery failed; the background loop retries sagas")
             }
         }
         let listener = TcpListener::bind(settings.http_addr)

@@ -390,6 +390,19 @@ impl Commerce {
         Ok(recovered)
     }
 
+    /// Start-up clean-up of what a crashed previous process left: sagas in flight are
+    /// finished or compensated, and idempotency keys whose request died before starting its saga
+    /// are released so their retries run afresh.
+    pub async fn recover_after_restart(&self) -> Result<(usize, u64), AppError> {
+        let sagas = self.recover_sagas(Duration::ZERO).await?;
+        let keys = self
+            .inner
+            .store
+            .release_abandoned_idempotency_keys()
+            .await?;
+        Ok((sagas, keys))
+    }
+
     /// Expires overdue reservations, returning their stock.
     pub async fn expire_reservations(&self) -> Result<usize, AppError> {
         let now = self.inner.clock.now();

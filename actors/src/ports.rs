@@ -240,6 +240,10 @@ pub trait Store: Send + Sync + 'static {
         status: u16,
         body: &[u8],
     ) -> Result<(), StoreError>;
+    /// Forgets every claimed, unanswered key whose order never started a saga: its request
+    /// died before doing anything (the previous process crashed). Run at start-up only, when
+    /// no request of this process can hold such a key. Returns how many were released.
+    async fn release_abandoned_idempotency_keys(&self) -> Result<u64, StoreError>;
     /// Forgets a claimed key whose request failed without effect, so a retry may run again.
     async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError>;
 }

@@ -57,6 +57,7 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
         started_at: now,
         updated_at: now,
     };
+    let lines = plan.lines.clone();
     let place = order::Command::Place {
         customer: plan.customer,
         cart_id: plan.cart_id,
@@ -64,6 +65,8 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
         shipping_address: plan.shipping_address,
         placed_at: now,
     };
+    // The saga record commits with the order, before any stock is touched: whatever the saga
+    // reserves afterwards, recovery knows about and can give back promptly after a crash.
     // The order id was just generated: the actor starts from nothing instead of loading.
     let placed = c.orders.ask_new(
         plan.order_id,
@@ -81,14 +84,14 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
             return Err(e);
         }
     };
-    forward(c, record, order).await
+    match reserve_all(c, plan.order_id, &lines).await? {
+        Some(reason) => fail(c, record, &order, reason, None).await,
+        None => forward(c, record, order).await,
+    }
 }
 
-/// From a placed order: reserve, authorize, confirm; then finish.
+/// From a placed order whose stock is reserved: authorize, confirm; then finish.
 async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
-    if let Some(reason) = reserve_all(c, &order).await? {
-        return fail(c, record, &order, reason, None).await;
-    }
     let payment_id = match authorize(c, &record, &order).await? {
         Payment::Approved(payment_id) => payment_id,
         Payment::Refused { reason, declined } => {
@@ -253,13 +256,17 @@ async fn abort_cart(c: &Inner, record: &SagaRecord) {
 
 /// Reserves every line, all or nothing. `Some(reason)` when a line cannot be reserved; the
 /// caller's compensation releases whatever was reserved.
-async fn reserve_all(c: &Inner, order: &Order) -> Result<Option<FailureReason>, AppError> {
+async fn reserve_all(
+    c: &Inner,
+    order_id: OrderId,
+    lines: &[OrderLine],
+) -> Result<Option<FailureReason>, AppError> {
     let expires_at = c
         .clock
         .now()
         .plus_ms(c.config.reservation_ttl.as_millis() as i64);
-    let reservations = order.lines().iter().map(|line| {
-        let reservation_id = reservation_id(order.id(), line.sku());
+    let reservations = lines.iter().map(|line| {
+        let reservation_id = reservation_id(order_id, line.sku());
         let reserve = inventory::Command::Reserve {
             reservation_id,
             quantity: line.quantity(),
@@ -341,8 +348,12 @@ async fn commit_stock(c: &Inner, order: &Order) -> Result<(), AppError> {
 
 /// Puts the order's units back: held reservations are released, committed ones returned.
 pub async fn release_stock(c: &Inner, order: &Order) -> Result<(), AppError> {
-    for line in order.lines() {
-        let reservation_id = reservation_id(order.id(), line.sku());
+    release_lines(c, order.id(), order.lines()).await
+}
+
+async fn release_lines(c: &Inner, order_id: OrderId, lines: &[OrderLine]) -> Result<(), AppError> {
+    for line in lines {
+        let reservation_id = reservation_id(order_id, line.sku());
         let release = inventory::Command::Release { reservation_id };
         match c
             .inventory(line.sku().clone(), InventoryCommand::Domain(release))

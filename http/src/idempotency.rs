@@ -252,17 +252,20 @@ pub fn saga_finished(status: OrderStatus) -> bool {
 
 async fn answer_and_complete(state: &AppState, claim: &Claim, order: &Order) -> Answer {
     let answer = Answer::for_order(order);
-    let store = state.commerce.store();
-    let stored = store.complete_idempotency_key(
-        &claim.scope,
-        claim.key.as_str(),
-        answer.status.as_u16(),
-        &answer.body,
-    );
-    if let Err(e) = stored.await {
-        // Retries find the key in progress and answer from the order itself, so nothing is lost.
-        tracing::warn!(error = %e, scope = %claim.scope, "could not store an idempotent answer");
-    }
+    let store = state.commerce.store().clone();
+    let (scope, key) = (claim.scope.clone(), claim.key.as_str().to_owned());
+    let (status, body) = (answer.status.as_u16(), answer.body.clone());
+    // The order is durable and terminal for the saga, so the answer does not wait for the key's
+    // record: a retry that finds the key still in progress answers from the order itself. That
+    // takes one durable round trip off every checkout's latency.
+    tokio::spawn(async move {
+        if let Err(e) = store
+            .complete_idempotency_key(&scope, &key, status, &body)
+            .await
+        {
+            tracing::warn!(error = %e, %scope, "could not store an idempotent answer");
+        }
+    });
     answer
 }
 

@@ -88,7 +88,7 @@ async fn kill_mid_sale_and_check(database_url: Option<String>) {
     let port = free_port();
     let server = start_server(port, &data_dir, database_url.as_deref()).await;
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(20))
         .build()
         .expect("client");
     let product = client

@@ -194,6 +194,18 @@ impl PgStore {
         )))
     }
 
+    pub(super) async fn release_abandoned_keys(&self) -> Result<u64, StoreError> {
+        let released = sqlx::query(
+            "DELETE FROM idempotency_keys AS k
+             WHERE k.completed_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM checkout_sagas AS s WHERE s.order_id = k.order_id)",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(error::map)?;
+        Ok(released.rows_affected())
+    }
+
     pub(super) async fn release_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
         // A completed key is never released: its answer must keep being replayed.
         sqlx::query(

@@ -271,6 +271,10 @@ impl Store for PgStore {
         })
     }
 
+    async fn release_abandoned_idempotency_keys(&self) -> Result<u64, StoreError> {
+        self.release_abandoned_keys().await
+    }
+
     async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
         self.release_key(scope, key).await
     }

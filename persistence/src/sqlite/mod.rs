@@ -220,6 +220,10 @@ impl Store for SqliteStore {
         self.complete_key(scope, key, status, body).await
     }
 
+    async fn release_abandoned_idempotency_keys(&self) -> Result<u64, StoreError> {
+        self.release_abandoned_keys().await
+    }
+
     async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
         self.release_key(scope, key).await
     }

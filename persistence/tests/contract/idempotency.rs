@@ -1,4 +1,4 @@
-use actors::ports::IdempotencyClaim;
+use actors::ports::{IdempotencyClaim, SagaRecord, SagaStep};
 
 use crate::contract_tests;
 use crate::fixtures::{at, new_order_id};
@@ -12,6 +12,7 @@ contract_tests!(
     released_key_can_be_claimed_again,
     keys_are_scoped,
     twenty_concurrent_claims_yield_exactly_one_owner,
+    abandoned_keys_without_a_saga_are_released_at_start_up,
 );
 
 const SCOPE: &str = "checkout";
@@ -137,4 +138,63 @@ async fn twenty_concurrent_claims_yield_exactly_one_owner(h: Harness) {
         )),
         "{claims:?}"
     );
+}
+
+async fn abandoned_keys_without_a_saga_are_released_at_start_up(h: Harness) {
+    let (died, running, answered) = (new_order_id(), new_order_id(), new_order_id());
+    for (key, order) in [("died", died), ("running", running), ("answered", answered)] {
+        let claim = h
+            .store()
+            .claim_idempotency_key(SCOPE, key, "hash", order, at(0))
+            .await;
+        assert_eq!(claim.unwrap(), IdempotencyClaim::Claimed);
+    }
+    let saga = SagaRecord {
+        order_id: running,
+        cart_id: None,
+        step: SagaStep::Started,
+        payment_token: "tok_visa".to_owned(),
+        failure_reason: None,
+        started_at: at(0),
+        updated_at: at(0),
+    };
+    h.store().save_saga(&saga).await.unwrap();
+    h.store()
+        .complete_idempotency_key(SCOPE, "answered", 201, b"{}")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        h.store()
+            .release_abandoned_idempotency_keys()
+            .await
+            .unwrap(),
+        1
+    );
+
+    let again = h
+        .store()
+        .claim_idempotency_key(SCOPE, "died", "hash", new_order_id(), at(1))
+        .await;
+    assert_eq!(
+        again.unwrap(),
+        IdempotencyClaim::Claimed,
+        "the dead request's key runs afresh"
+    );
+    let still = h
+        .store()
+        .claim_idempotency_key(SCOPE, "running", "hash", new_order_id(), at(1))
+        .await;
+    assert_eq!(
+        still.unwrap(),
+        IdempotencyClaim::InProgress { order_id: running }
+    );
+    let replay = h
+        .store()
+        .claim_idempotency_key(SCOPE, "answered", "hash", new_order_id(), at(1))
+        .await;
+    assert!(matches!(
+        replay.unwrap(),
+        IdempotencyClaim::Completed { status: 201, .. }
+    ));
 }
