@@ -46,7 +46,7 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 
 log "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 log "cargo test"
-cargo test --workspace --locked "$@"
+cargo test --workspace "$@"
