@@ -15,6 +15,7 @@
 //! - [`idempotency`]: claim, replay, wait and release of idempotency keys.
 //! - [`middleware`]: request ids, load shedding, `Retry-After`.
 //! - [`routes`]: the handlers.
+//! - [`naive`]: the same API on the naive-sql baseline engine (`naive_router`).
 //!
 //! Wire conventions:
 //! - Errors are `application/problem+json` with `type` = `https://errors.commerce.example/<code>`,
@@ -33,6 +34,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod limits;
 pub mod middleware;
+pub mod naive;
 pub mod problem;
 pub mod routes;
 pub mod routes_read;
@@ -41,6 +43,7 @@ pub mod views;
 
 pub use auth::AdminToken;
 pub use limits::HttpLimits;
+pub use naive::{naive_router, NaiveState};
 pub use problem::{ApiError, Code};
 
 use axum::extract::DefaultBodyLimit;
