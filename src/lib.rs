@@ -5,12 +5,14 @@
 //! on port 0.
 
 pub mod events;
+pub mod naive;
 pub mod settings;
 
 use actors::sandbox::{SandboxPayments, SandboxShipping};
 use actors::{Commerce, Ports};
 use anyhow::Context as _;
 use commerce_http::{AppState, HttpLimits};
+pub use naive::{Engine, Server};
 use runtime::ActorSystem;
 pub use settings::{Secret, Settings};
 use std::future::Future;

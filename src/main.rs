@@ -1,6 +1,6 @@
 //! `commerce`: the server (`serve`, the default) and `migrate`.
 
-use commerce::{Application, Settings};
+use commerce::{Engine, Server, Settings};
 use std::io::IsTerminal;
 
 const USAGE: &str = "usage: commerce [serve|migrate|relay|rebuild-read-models]\n\n\
@@ -67,10 +67,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let data_dir = settings.data_dir.display().to_string();
     let generated = settings.admin_token.is_none();
-    let app = Application::build(settings).await?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let engine_env = std::env::var("ENGINE").ok();
+    let engine =
+        Engine::from_args_and_env(&args, engine_env.as_deref()).map_err(anyhow::Error::msg)?;
+    let app = Server::build(settings, engine).await?;
     println!(
-        "commerce listening on http://127.0.0.1:{} (store: {store}, data dir: {data_dir})",
-        app.port()
+        "commerce listening on http://127.0.0.1:{} (engine: {}, store: {store}, data dir: {data_dir})",
+        app.port(),
+        engine.as_str()
     );
     if generated {
         println!(

@@ -97,6 +97,25 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
     }
 }
 
+/// Serves an already built server of either engine (`commerce::Server`), like `spawn_with`.
+pub async fn spawn_server(app: commerce::Server) -> TestApp {
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        client,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
 /// A response reduced to what tests look at.
 #[derive(Debug)]
 pub struct Reply {

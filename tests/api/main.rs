@@ -9,4 +9,5 @@ mod catalog;
 mod checkout;
 mod concurrency;
 mod lifecycle;
+mod naive;
 mod restart;
