@@ -130,7 +130,13 @@ async fn kill_mid_sale_and_check(database_url: Option<String>) {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Kill once the sale is demonstrably underway (some orders acknowledged, others in flight),
+    // not after a fixed time that a busy machine may not fill.
+    let underway = Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().expect("lock").len() < 5 && Instant::now() < underway {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     server.kill9();
     stop.store(true, Ordering::Relaxed);
     for buyer in buyers {
