@@ -91,9 +91,13 @@ impl ReadModels for SqlReadModels {
         limit: u32,
     ) -> Result<OrderPage, ReadModelError> {
         let limit = limit.clamp(1, PAGE_LIMIT_MAX);
+        // No cursor: the first page (NULLs make the position condition true).
         let (after_ms, after_id) = match cursor {
-            Some(c) => decode_cursor(c)?,
-            None => (i64::MAX, Uuid::max()),
+            Some(c) => {
+                let (ms, id) = decode_cursor(c)?;
+                (Some(ms), Some(id))
+            }
+            None => (None, None),
         };
         let customer = Uuid::from_u128(customer.as_u128());
         // One more than the page, to know whether another page follows.
@@ -102,7 +106,8 @@ impl ReadModels for SqlReadModels {
             Db::Postgres(pool) => sqlx::query_as(
                 "SELECT order_id::text, customer_id::text, status, total_minor, currency::text, \
                  line_count::bigint, item_count, unix_ms(placed_at), unix_ms(updated_at) \
-                 FROM order_views WHERE customer_id = $1 AND (placed_at, order_id) < (from_unix_ms($2), $3) \
+                 FROM order_views WHERE customer_id = $1 \
+                 AND ($2::bigint IS NULL OR (placed_at, order_id) < (from_unix_ms($2), $3)) \
                  ORDER BY placed_at DESC, order_id DESC LIMIT $4",
             )
             .bind(customer)
@@ -115,12 +120,12 @@ impl ReadModels for SqlReadModels {
             Db::Sqlite(pool) => sqlx::query_as(
                 "SELECT order_id, customer_id, status, total_minor, currency, line_count, \
                  item_count, placed_at, updated_at FROM order_views \
-                 WHERE customer_id = $1 AND (placed_at, order_id) < ($2, $3) \
+                 WHERE customer_id = $1 AND ($2 IS NULL OR (placed_at, order_id) < ($2, $3)) \
                  ORDER BY placed_at DESC, order_id DESC LIMIT $4",
             )
             .bind(customer.hyphenated().to_string())
             .bind(after_ms)
-            .bind(after_id.hyphenated().to_string())
+            .bind(after_id.map(|id| id.hyphenated().to_string()))
             .bind(fetch)
             .fetch_all(pool)
             .await

@@ -1,0 +1,174 @@
+//! Without Kafka: the embedded bus runs the same consumers with the same inbox; the read model
+//! behind the HTTP routes, notifications, and rebuilding the read model.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use commerce_http::routes_read::ReadModelsHandle;
+use commerce_http::{AdminToken, AppState, HttpLimits};
+use relay::{ConsumerConfig, LogNotifier, Pipeline, PipelineSettings, RelayConfig, SqlReadModels};
+use serde_json::Value;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use crate::harness::*;
+
+async fn get(router: &axum::Router, uri: &str) -> (StatusCode, Value) {
+    let response = router
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
+    let world = World::new(backend).await;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let settings = PipelineSettings {
+        kafka_brokers: None,
+        relay: RelayConfig {
+            idle_poll: Duration::from_millis(50),
+            ..RelayConfig::default()
+        },
+        consumer: ConsumerConfig::default(),
+        notifier: Arc::new(LogNotifier),
+        run_consumers: true,
+    };
+    let pipeline = Pipeline::start(world.db.clone(), settings, stop_rx).expect("pipeline");
+
+    let sku = world.stock("EMB-1", 20).await;
+    let c = customer();
+    let confirmed = [
+        world.buy(c, &sku, "tok_visa").await,
+        world.buy(c, &sku, "tok_visa").await,
+    ];
+    let failed = world.buy(c, &sku, "tok_decline").await;
+    world
+        .commerce
+        .cancel_order(confirmed[1])
+        .await
+        .expect("cancel");
+    let other = world.buy(customer(), &sku, "tok_visa").await;
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            world.pending().await == 0
+        })
+        .await
+    );
+    let _ = stop_tx.send(true);
+    pipeline.join().await;
+
+    let state = AppState {
+        commerce: world.commerce.clone(),
+        admin_token: AdminToken::new("t"),
+        limits: HttpLimits::default(),
+    };
+    let read = ReadModelsHandle(Arc::new(SqlReadModels::new(world.db.clone())));
+    let router = commerce_http::router(state).layer(axum::Extension(read));
+
+    // Newest first, two per page, then the rest with the cursor.
+    let (status, first) = get(&router, &format!("/v1/customers/{c}/orders?limit=2")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let page1 = first["orders"].as_array().expect("orders").clone();
+    assert_eq!(page1.len(), 2);
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let (status, second) = get(
+        &router,
+        &format!("/v1/customers/{c}/orders?limit=2&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let page2 = second["orders"].as_array().expect("orders").clone();
+    assert_eq!(page2.len(), 1);
+    assert!(second["next_cursor"].is_null());
+    let mut listed: Vec<(String, String)> = page1
+        .iter()
+        .chain(&page2)
+        .map(|o| {
+            (
+                o["order_id"].as_str().unwrap_or_default().to_owned(),
+                o["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    listed.sort();
+    let mut expected = vec![
+        (confirmed[0].to_string(), "fulfillment_requested".to_owned()),
+        (confirmed[1].to_string(), "cancelled".to_owned()),
+        (failed.to_string(), "failed".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert!(!listed.iter().any(|(id, _)| *id == other.to_string()));
+    assert_eq!(page1[0]["total"]["amount"], 1_250);
+
+    let (status, bad) = get(&router, &format!("/v1/customers/{c}/orders?cursor=garbage")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["code"], "invalid_query");
+    let (status, _) = get(&router, "/v1/customers/not-a-uuid/orders").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Notifications: two confirmations, one failure, one cancellation; each once.
+    let (status, body) = get(&router, &format!("/v1/customers/{c}/notifications")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut kinds: Vec<String> = body["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "order_cancelled",
+            "order_confirmed",
+            "order_confirmed",
+            "order_failed"
+        ]
+    );
+
+    // Rebuilding from the outbox gives the same read model back.
+    let before = get(&router, &format!("/v1/customers/{c}/orders")).await.1;
+    match &world.db {
+        relay::Db::Postgres(p) => sqlx::query("UPDATE order_views SET status = 'wrong'")
+            .execute(p)
+            .await
+            .map(|_| ()),
+        relay::Db::Sqlite(p) => sqlx::query("UPDATE order_views SET status = 'wrong'")
+            .execute(p)
+            .await
+            .map(|_| ()),
+    }
+    .expect("corrupt the read model");
+    let rebuilt = relay::rebuild_read_models(&world.db)
+        .await
+        .expect("rebuild");
+    assert!(rebuilt.events > 0 && rebuilt.rejected == 0, "{rebuilt:?}");
+    let after = get(&router, &format!("/v1/customers/{c}/orders")).await.1;
+    assert_eq!(before, after);
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_embedded_bus_serves_read_models_and_notifications() {
+    embedded_bus_serves_read_models_and_notifications(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_embedded_bus_serves_read_models_and_notifications() {
+    embedded_bus_serves_read_models_and_notifications(Backend::Postgres).await;
+}

@@ -1,0 +1,306 @@
+//! The relay publishing to Kafka: exactness, order, several relays, outages, crashes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use relay::publish::{KafkaPublisher, Publisher};
+use relay::{Relay, RelayConfig};
+use tokio::sync::watch;
+
+use crate::harness::*;
+
+fn config(publish_timeout_ms: u64) -> RelayConfig {
+    RelayConfig {
+        batch_size_max: 50,
+        publish_timeout: Duration::from_millis(publish_timeout_ms),
+        lease: Duration::from_millis(publish_timeout_ms * 3),
+        idle_poll: Duration::from_millis(50),
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(500),
+        ..RelayConfig::default()
+    }
+}
+
+fn relay_to(world: &World, brokers: &str, cfg: RelayConfig) -> Relay {
+    let publisher =
+        KafkaPublisher::new(brokers, &cfg.topic_prefix, cfg.publish_timeout).expect("producer");
+    Relay::new(world.db.clone(), Arc::new(publisher), cfg)
+}
+
+/// Some real traffic: two products, stock, confirmed, declined and cancelled orders.
+async fn traffic(world: &World) {
+    let a = world.stock("SKU-A", 50).await;
+    let b = world.stock("SKU-B", 50).await;
+    let c = customer();
+    world.buy(c, &a, "tok_visa").await;
+    world.buy(c, &b, "tok_decline").await;
+    let cancelled = world.buy(c, &a, "tok_visa").await;
+    world
+        .commerce
+        .cancel_order(cancelled)
+        .await
+        .expect("cancel before shipment");
+}
+
+async fn drain(relay: &Relay) {
+    for _ in 0..1_000 {
+        let pass = relay.pass().await.expect("relay pass");
+        if pass.claimed == 0 {
+            return;
+        }
+    }
+    panic!("the outbox did not drain");
+}
+
+/// Every committed row reaches Kafka once, as committed: topic per aggregate type (payments
+/// apart), key = aggregate id, the CloudEvents headers, the JSON payload; in order per key.
+async fn every_row_reaches_kafka_as_committed(backend: Backend) {
+    let world = World::new(backend).await;
+    let cluster = mock_cluster(3);
+    let brokers = cluster.bootstrap_servers();
+    traffic(&world).await;
+    let rows = world.outbox().await;
+    assert!(rows.len() > 10, "traffic wrote {} rows", rows.len());
+
+    let relay = relay_to(&world, &brokers, config(5_000));
+    drain(&relay).await;
+    assert_eq!(world.pending().await, 0);
+    assert_eq!(
+        relay.metrics().snapshot().published_total,
+        rows.len() as u64
+    );
+
+    let topics = topics_of(&rows, "commerce");
+    assert!(
+        topics.contains(&"commerce.payment".to_owned()),
+        "{topics:?}"
+    );
+    let received = read_topics(&brokers, &topics, rows.len(), Duration::from_secs(30)).await;
+    assert_eq!(
+        received.len(),
+        rows.len(),
+        "each row exactly once without failures"
+    );
+    for row in &rows {
+        let id = row.event_id.hyphenated().to_string();
+        let m = received
+            .iter()
+            .find(|m| m.header("ce_id") == id)
+            .unwrap_or_else(|| panic!("{} {} never reached Kafka", row.event_type, id));
+        assert_eq!(m.topic, row.topic("commerce"));
+        assert_eq!(m.key, row.aggregate_id);
+        assert_eq!(m.header("ce_type"), row.event_type);
+        assert_eq!(m.header("ce_subject"), row.aggregate_id);
+        assert_eq!(
+            m.header("ce_source"),
+            format!("/commerce/{}", row.aggregate_type)
+        );
+        assert_eq!(m.header("ce_specversion"), "1.0");
+        assert_eq!(m.header("ce_sequence"), row.sequence.to_string());
+        assert_eq!(m.header("ce_schemaversion"), row.schema_version.to_string());
+        assert_eq!(m.header("content-type"), "application/json");
+        assert_eq!(
+            relay::envelope::parse_rfc3339_ms(m.header("ce_time")),
+            Some(row.occurred_at_ms)
+        );
+        let sent: serde_json::Value = serde_json::from_str(&m.payload).expect("JSON payload");
+        let committed: serde_json::Value = serde_json::from_str(&row.payload).expect("JSON row");
+        assert_eq!(sent, committed);
+    }
+    assert_in_order(&received);
+    drop(cluster);
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_every_row_reaches_kafka_as_committed() {
+    every_row_reaches_kafka_as_committed(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_every_row_reaches_kafka_as_committed() {
+    every_row_reaches_kafka_as_committed(Backend::Sqlite).await;
+}
+
+/// Two relays claim concurrently, in small batches, while the runtime keeps committing: every
+/// aggregate's events still reach Kafka in order, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relays_keep_per_aggregate_order() {
+    let world = World::new(Backend::Postgres).await;
+    let cluster = mock_cluster(3);
+    let brokers = cluster.bootstrap_servers();
+    let skus = [world.stock("HOT-1", 1).await, world.stock("HOT-2", 1).await];
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let small = RelayConfig {
+        batch_size_max: 7,
+        ..config(5_000)
+    };
+    let one = relay_to(&world, &brokers, small.clone());
+    let two = relay_to(&world, &brokers, small);
+    let (m1, m2) = (one.metrics(), two.metrics());
+    let tasks = [
+        tokio::spawn(one.run(stop_rx.clone())),
+        tokio::spawn(two.run(stop_rx)),
+    ];
+    // Restocks commit one inventory event each, racing the relays' claims.
+    for round in 0..40 {
+        for sku in &skus {
+            world
+                .commerce
+                .restock(sku.clone(), domain::Quantity::new(1 + round).expect("qty"))
+                .await
+                .expect("restock");
+        }
+    }
+    let c = customer();
+    for _ in 0..4 {
+        world.buy(c, &skus[0], "tok_visa").await;
+    }
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            world.pending().await == 0
+        })
+        .await
+    );
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        t.await.expect("relay task");
+    }
+    let rows = world.outbox().await;
+    let published = m1.snapshot().published_total + m2.snapshot().published_total;
+    assert_eq!(published, rows.len() as u64);
+    let topics = topics_of(&rows, "commerce");
+    let received = read_topics(&brokers, &topics, rows.len(), Duration::from_secs(30)).await;
+    assert_eq!(received.len(), rows.len(), "no duplicates without failures");
+    assert_in_order(&received);
+    for ((topic, key), seqs) in sequences_by_key(&received) {
+        if topic == "commerce.inventory" {
+            let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+            assert_eq!(seqs, expected, "{key}: every event, contiguous");
+        }
+    }
+    drop(cluster);
+    world.close().await;
+}
+
+/// All brokers down: checkouts keep succeeding and the outbox grows; brokers back: the backlog
+/// drains and nothing is lost or reordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broker_outage_delays_but_loses_nothing() {
+    let world = World::new(Backend::Postgres).await;
+    let cluster = mock_cluster(3);
+    let brokers = cluster.bootstrap_servers();
+    let sku = world.stock("OUTAGE-1", 100).await;
+    let relay = relay_to(&world, &brokers, config(1_500));
+    let metrics = relay.metrics();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(relay.run(stop_rx));
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            world.pending().await == 0
+        })
+        .await
+    );
+    let before = metrics.snapshot().published_total;
+
+    for id in 1..=3 {
+        cluster.broker_down(id).expect("broker down");
+    }
+    let c = customer();
+    for _ in 0..5 {
+        let order = world.buy(c, &sku, "tok_visa").await;
+        let order = world.commerce.order(order).await.expect("order");
+        assert_eq!(order.status().as_str(), "fulfillment_requested");
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let during = metrics.snapshot();
+    assert!(
+        world.pending().await > 0,
+        "the outbox grows during the outage"
+    );
+    assert!(
+        during.failed_total > 0,
+        "publishing failed during the outage: {during:?}"
+    );
+    assert!(during.pending > 0 && during.lag_ms > 0, "{during:?}");
+
+    for id in 1..=3 {
+        cluster.broker_up(id).expect("broker up");
+    }
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            world.pending().await == 0
+        })
+        .await,
+        "the backlog drains after the outage"
+    );
+    let _ = stop_tx.send(true);
+    task.await.expect("relay task");
+    assert!(metrics.snapshot().published_total > before);
+
+    let rows = world.outbox().await;
+    let topics = topics_of(&rows, "commerce");
+    let ids: std::collections::HashSet<String> = rows
+        .iter()
+        .map(|r| r.event_id.hyphenated().to_string())
+        .collect();
+    let received = read_topics_until(&brokers, &topics, Duration::from_secs(30), |got| {
+        let seen: std::collections::HashSet<&str> = got.iter().map(|m| m.header("ce_id")).collect();
+        ids.iter().all(|id| seen.contains(id.as_str()))
+    })
+    .await;
+    eprintln!(
+        "outage: {} rows, {} records on Kafka",
+        rows.len(),
+        received.len()
+    );
+    for row in &rows {
+        let id = row.event_id.hyphenated().to_string();
+        assert!(
+            received.iter().any(|m| m.header("ce_id") == id),
+            "{} {id} lost",
+            row.event_type
+        );
+    }
+    assert_in_order(&received);
+    drop(cluster);
+    world.close().await;
+}
+
+/// A relay that published a batch and died before marking it: its lease runs out, another
+/// relay publishes the rows again (at least once), and the outbox drains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relay_crash_after_publishing_republishes_after_the_lease() {
+    let world = World::new(Backend::Postgres).await;
+    let cluster = mock_cluster(3);
+    let brokers = cluster.bootstrap_servers();
+    traffic(&world).await;
+    let rows = world.outbox().await;
+
+    // The crashed relay: claims with a short lease and publishes, then is gone.
+    let crashed = uuid::Uuid::new_v4();
+    let claimed = world.db.claim(crashed, 1_000, 1_000).await.expect("claim");
+    assert_eq!(claimed.len(), rows.len());
+    let publisher =
+        KafkaPublisher::new(&brokers, "commerce", Duration::from_secs(5)).expect("producer");
+    assert!(publisher.publish(&claimed).await.iter().all(Result::is_ok));
+    drop(publisher);
+
+    // While the lease holds, nobody else takes the rows.
+    let other = relay_to(&world, &brokers, config(5_000));
+    assert_eq!(other.pass().await.expect("pass").claimed, 0);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    drain(&other).await;
+    assert_eq!(world.pending().await, 0);
+
+    let topics = topics_of(&rows, "commerce");
+    let received = read_topics(&brokers, &topics, 2 * rows.len(), Duration::from_secs(30)).await;
+    assert_eq!(
+        received.len(),
+        2 * rows.len(),
+        "every row twice: at least once"
+    );
+    assert_in_order(&received);
+    drop(cluster);
+    world.close().await;
+}
