@@ -32,14 +32,33 @@ ensure_postgres() {
   exit 1
 }
 
+# The Kafka client (rdkafka) builds its bundled librdkafka from C sources with `make` and a C
+# compiler; the dev-broker tests drive Debian's `kcat` against it. Installs only what is missing.
+ensure_kafka_build_and_tools() {
+  local missing=()
+  command -v make >/dev/null 2>&1 || missing+=(make)
+  command -v cc >/dev/null 2>&1 || missing+=(gcc)
+  command -v perl >/dev/null 2>&1 || missing+=(perl)
+  command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+  if [ "${#missing[@]}" -eq 0 ]; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing ${missing[*]} and cannot install them here" >&2
+    exit 1
+  fi
+}
+
 drop_stale_test_databases() {
   # Tests create one database per test; a killed run leaves some behind.
   psql "$TEST_DATABASE_URL" -Atqc \
-    "SELECT datname FROM pg_database WHERE datname ~ '^(api|contract)_[0-9a-f]{32}$'" 2>/dev/null |
+    "SELECT datname FROM pg_database WHERE datname ~ '^(api|contract|relay)_[0-9a-f]{32}$'" 2>/dev/null |
     while read -r db; do psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
 }
 
 ensure_postgres
+ensure_kafka_build_and_tools
 drop_stale_test_databases
 
 log "cargo fmt --check"
