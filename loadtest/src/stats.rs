@@ -93,6 +93,9 @@ pub struct Summary {
     pub corrected: Percentiles,
     /// From the actual send.
     pub uncorrected: Percentiles,
+    /// Actual send minus intended start: time spent waiting for an in-flight slot or for the
+    /// dispatcher (tokio's timer has 1 ms granularity). Zero in the closed model.
+    pub dispatch_lag: Percentiles,
 }
 
 fn new_histogram(sigfigs: u8) -> Histogram<u64> {
@@ -126,6 +129,7 @@ impl Interval {
 pub struct Recorder {
     corrected: Histogram<u64>,
     uncorrected: Histogram<u64>,
+    dispatch_lag: Histogram<u64>,
     outcomes: OutcomeCounts,
     http_requests: u64,
     orders_confirmed: u64,
@@ -144,6 +148,7 @@ impl Recorder {
         Recorder {
             corrected: new_histogram(HISTOGRAM_SIGFIGS),
             uncorrected: new_histogram(HISTOGRAM_SIGFIGS),
+            dispatch_lag: new_histogram(HISTOGRAM_SIGFIGS),
             outcomes: OutcomeCounts::default(),
             http_requests: 0,
             orders_confirmed: 0,
@@ -164,6 +169,9 @@ impl Recorder {
         let u = latency.uncorrected_us.clamp(1, LATENCY_US_MAX);
         self.corrected.saturating_record(c);
         self.uncorrected.saturating_record(u);
+        let lag = latency.corrected_us.saturating_sub(latency.uncorrected_us);
+        self.dispatch_lag
+            .saturating_record(lag.clamp(1, LATENCY_US_MAX));
         self.outcomes.add(outcome);
         self.http_requests += http_requests;
         self.orders_confirmed += u64::from(order_confirmed);
@@ -245,6 +253,7 @@ impl Recorder {
             },
             corrected: Percentiles::of(&self.corrected),
             uncorrected: Percentiles::of(&self.uncorrected),
+            dispatch_lag: Percentiles::of(&self.dispatch_lag),
         }
     }
 }
@@ -273,6 +282,8 @@ mod tests {
         assert!((s.corrected.max_ms - 1_000.0).abs() < 1.0);
         assert!((s.uncorrected.max_ms - 10.0).abs() < 0.1);
         assert!((s.corrected.p50_ms - 10.0).abs() < 0.1);
+        // The one late operation waited 990 ms before it was sent.
+        assert!((s.dispatch_lag.max_ms - 990.0).abs() < 1.0);
     }
 
     #[test]

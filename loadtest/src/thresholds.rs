@@ -109,6 +109,7 @@ mod tests {
                 ..Default::default()
             },
             uncorrected: Percentiles::default(),
+            dispatch_lag: Percentiles::default(),
         }
     }
 

@@ -257,6 +257,7 @@ fn run_section(r: &RunReport) -> String {
     for (name, p) in [
         ("corrected (from intended start)", &s.corrected),
         ("uncorrected (from actual send)", &s.uncorrected),
+        ("dispatch lag (send - intended)", &s.dispatch_lag),
     ] {
         let _ = write!(
             h,
@@ -378,6 +379,7 @@ mod tests {
                 error_rate: 0.0,
                 corrected: Percentiles::default(),
                 uncorrected: Percentiles::default(),
+                dispatch_lag: Percentiles::default(),
             },
             series: vec![point(1.0), point(2.0)],
             thresholds: vec![],

@@ -75,6 +75,10 @@ pub fn summary_table(r: &RunReport) -> String {
     );
     out.push_str(&percentile_row("corrected (intended start)", &s.corrected));
     out.push_str(&percentile_row("uncorrected (actual send)", &s.uncorrected));
+    out.push_str(&percentile_row(
+        "dispatch lag (send-intended)",
+        &s.dispatch_lag,
+    ));
     if !r.thresholds.is_empty() {
         let _ = writeln!(out, "  thresholds:");
         for t in &r.thresholds {
