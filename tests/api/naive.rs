@@ -314,3 +314,28 @@ async fn two_hundred_concurrent_buy_now_orders_for_fifty_units_sell_exactly_fift
     assert_eq!(keys, 200, "every key keeps its answer");
     app.stop().await;
 }
+
+/// The key's claim is race-safe: many concurrent requests under one key place one order, and
+/// every one of them answers with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_under_one_key_place_one_order() {
+    let (app, url) = spawn_naive().await;
+    app.product_with_stock("N-8", 100, 100).await;
+    let requests = (0..20).map(|_| {
+        let app = &app;
+        async move { app.buy_now("N-8", 1, "same-key", "tok_visa").await }
+    });
+    let replies: Vec<Reply> = join_all(requests).await;
+    let ids: std::collections::HashSet<String> = replies
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 201, "{r:?}");
+            r.body["id"].as_str().expect("order id").to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one order for one key: {ids:?}");
+    assert_eq!(app.inventory("N-8").await["sold"], 1);
+    let mut conn = db(&url).await;
+    assert_eq!(count(&mut conn, "SELECT count(*) FROM orders").await, 1);
+    app.stop().await;
+}
