@@ -292,6 +292,10 @@ async fn start_engine(
     let mut args = vec!["serve".to_string()];
     if engine == Engine::Baseline {
         args.extend(["--engine".to_string(), "naive-sql".to_string()]);
+    } else {
+        // An ENGINE variable inherited from the caller's shell must not turn the actor run into
+        // something else; the baseline's flag wins over the variable anyway.
+        env.push(("ENGINE".to_string(), "actors".to_string()));
     }
     match server::start(tag, &ctx.commerce_bin, &args, &env, port, &log_path).await {
         Ok(server) => {
