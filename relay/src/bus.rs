@@ -3,13 +3,19 @@
 //! handler applied it (or dead-lettered it, into the `dead_letters` table), so a crash between
 //! the two redelivers it and the inboxes absorb the repeat: the same at-least-once delivery with
 //! exactly-once effects as on Kafka.
+//!
+//! Batching: each handler applies a whole relay batch in one transaction (one inbox row per
+//! event inside it), so the bus costs one commit per handler and batch, not per event — which
+//! matters on SQLite, where every commit takes the single write lock and an fsync the actors'
+//! group commits also need. Only if that transaction fails does the handler fall back to one
+//! delivery per event, with retries and dead letters.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::config::ConsumerConfig;
-use crate::consumer::{deliver, Handler, Outcome};
+use crate::consumer::{deliver, Handler, HandlerError, Outcome};
 use crate::db::Db;
 use crate::envelope::Envelope;
 use crate::publish::Publisher;
@@ -17,65 +23,94 @@ use crate::publish::Publisher;
 pub struct Bus {
     db: Db,
     handlers: Vec<Arc<dyn Handler>>,
-    topic_prefix: String,
     config: ConsumerConfig,
 }
 
 impl Bus {
-    pub fn new(
-        db: Db,
-        handlers: Vec<Arc<dyn Handler>>,
-        topic_prefix: &str,
-        config: ConsumerConfig,
-    ) -> Bus {
+    pub fn new(db: Db, handlers: Vec<Arc<dyn Handler>>, config: ConsumerConfig) -> Bus {
         Bus {
             db,
             handlers,
-            topic_prefix: topic_prefix.to_owned(),
             config,
         }
     }
 
-    async fn deliver_one(&self, envelope: &Envelope) -> Result<(), String> {
-        for handler in &self.handlers {
-            if !handler.streams().contains(&envelope.stream()) {
-                continue;
+    /// All of `batch` that `handler` reads, in one transaction.
+    async fn apply_all(
+        &self,
+        handler: &dyn Handler,
+        batch: &[&Envelope],
+    ) -> Result<(), HandlerError> {
+        let mut tx = self.db.begin().await?;
+        for envelope in batch {
+            if tx.inbox_claim(handler.name(), envelope.event_id).await? {
+                handler.apply(&mut tx, envelope).await?;
             }
-            // A transient failure goes back to the relay, whose backoff retries the row.
-            let outcome = deliver(&self.db, &**handler, envelope, &self.config, &|| false)
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One event, with retries and dead letters. A transient failure goes back to the relay,
+    /// whose backoff retries the row.
+    async fn deliver_one(&self, handler: &dyn Handler, envelope: &Envelope) -> Result<(), String> {
+        let outcome = deliver(&self.db, handler, envelope, &self.config, &|| false)
+            .await
+            .map_err(|e| format!("{}: {e}", handler.name()))?;
+        if let Outcome::DeadLettered { error, attempts } = outcome {
+            self.db
+                .dead_letter(handler.name(), envelope, &error, attempts)
                 .await
-                .map_err(|e| format!("{} ({}): {e}", handler.name(), self.topic_prefix))?;
-            if let Outcome::DeadLettered { error, attempts } = outcome {
-                self.db
-                    .dead_letter(handler.name(), envelope, &error, attempts)
-                    .await
-                    .map_err(|e| format!("cannot record a dead letter: {e}"))?;
-            }
+                .map_err(|e| format!("cannot record a dead letter: {e}"))?;
         }
         Ok(())
     }
-}
 
-#[async_trait]
-impl Publisher for Bus {
-    async fn publish(&self, batch: &[Envelope]) -> Vec<Result<(), String>> {
-        let mut results = Vec::with_capacity(batch.len());
+    /// Delivers `batch` to `handler` one event at a time, recording failures in `results`.
+    async fn deliver_each(
+        &self,
+        handler: &dyn Handler,
+        batch: &[Envelope],
+        results: &mut [Result<(), String>],
+    ) {
         let mut failed: Vec<(&str, &str)> = Vec::new();
-        for envelope in batch {
+        for (envelope, result) in batch.iter().zip(results.iter_mut()) {
+            if !handler.streams().contains(&envelope.stream()) {
+                continue;
+            }
             let key = (
                 envelope.aggregate_type.as_str(),
                 envelope.aggregate_id.as_str(),
             );
             // Never hand over an event while an earlier one of its aggregate is undelivered.
             if failed.contains(&key) {
-                results.push(Err("an earlier event of this aggregate failed".to_owned()));
+                *result = Err("an earlier event of this aggregate failed".to_owned());
                 continue;
             }
-            let result = self.deliver_one(envelope).await;
-            if result.is_err() {
+            if let Err(e) = self.deliver_one(handler, envelope).await {
                 failed.push(key);
+                *result = Err(e);
             }
-            results.push(result);
+        }
+    }
+}
+
+#[async_trait]
+impl Publisher for Bus {
+    async fn publish(&self, batch: &[Envelope]) -> Vec<Result<(), String>> {
+        let mut results: Vec<Result<(), String>> = vec![Ok(()); batch.len()];
+        for handler in &self.handlers {
+            let relevant: Vec<&Envelope> = batch
+                .iter()
+                .filter(|e| handler.streams().contains(&e.stream()))
+                .collect();
+            if relevant.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.apply_all(&**handler, &relevant).await {
+                tracing::debug!(consumer = handler.name(), error = %e, "batch failed; delivering one by one");
+                self.deliver_each(&**handler, batch, &mut results).await;
+            }
         }
         results
     }

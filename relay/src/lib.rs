@@ -88,7 +88,6 @@ impl Pipeline {
             None => Arc::new(bus::Bus::new(
                 db.clone(),
                 handlers,
-                &prefix,
                 settings.consumer.clone(),
             )),
             Some(brokers) => {

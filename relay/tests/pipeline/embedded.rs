@@ -172,3 +172,115 @@ async fn sqlite_embedded_bus_serves_read_models_and_notifications() {
 async fn postgres_embedded_bus_serves_read_models_and_notifications() {
     embedded_bus_serves_read_models_and_notifications(Backend::Postgres).await;
 }
+
+fn embedded(world: &World, stop: watch::Receiver<bool>) -> Pipeline {
+    let settings = PipelineSettings {
+        kafka_brokers: None,
+        relay: RelayConfig {
+            idle_poll: Duration::from_millis(50),
+            ..RelayConfig::default()
+        },
+        consumer: ConsumerConfig {
+            attempts_max: 2,
+            backoff_min: Duration::from_millis(10),
+            backoff_max: Duration::from_millis(50),
+        },
+        notifier: Arc::new(LogNotifier),
+        run_consumers: true,
+    };
+    Pipeline::start(world.db.clone(), settings, stop).expect("pipeline")
+}
+
+/// An outbox row no consumer can apply: dead-lettered (table) after the attempts, and the
+/// events after it still reach the read model.
+async fn embedded_bus_dead_letters_poison_and_moves_on(backend: Backend) {
+    let world = World::new(backend).await;
+    let poison = uuid::Uuid::new_v4();
+    let insert = match backend {
+        Backend::Sqlite => format!(
+            "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
+             schema_version, payload, created_at) VALUES ('{poison}', 'order', 'poison', 1, \
+             'order.placed', 1, '{{\"order_id\": \"x\"}}', 0)"
+        ),
+        Backend::Postgres => format!(
+            "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
+             schema_version, payload, created_at) VALUES ('{poison}', 'order', 'poison', 1, \
+             'order.placed', 1, '{{\"order_id\": \"x\"}}', now())"
+        ),
+    };
+    match &world.db {
+        relay::Db::Postgres(p) => sqlx::query(&insert).execute(p).await.map(|_| ()),
+        relay::Db::Sqlite(p) => sqlx::query(&insert).execute(p).await.map(|_| ()),
+    }
+    .expect("plant a poison row");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let pipeline = embedded(&world, stop_rx);
+    let sku = world.stock("EMB-P", 5).await;
+    let order = world.buy(customer(), &sku, "tok_visa").await;
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            world.pending().await == 0
+        })
+        .await
+    );
+    let _ = stop_tx.send(true);
+    pipeline.join().await;
+
+    let sql = format!("SELECT count(*) FROM order_views WHERE order_id = '{order}'");
+    assert_eq!(world.count(&sql).await, 1, "later events flowed");
+    let dead = format!(
+        "SELECT count(*) FROM dead_letters WHERE event_id = '{poison}' AND attempts = 2 \
+         AND error LIKE '%order.placed%'"
+    );
+    assert_eq!(
+        world.count(&dead).await,
+        2,
+        "both consumers dead-lettered it"
+    );
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_embedded_bus_dead_letters_poison_and_moves_on() {
+    embedded_bus_dead_letters_poison_and_moves_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_embedded_bus_dead_letters_poison_and_moves_on() {
+    embedded_bus_dead_letters_poison_and_moves_on(Backend::Postgres).await;
+}
+
+/// Published rows older than the retention are pruned; unpublished ones never are.
+async fn published_rows_are_pruned_after_the_retention(backend: Backend) {
+    let world = World::new(backend).await;
+    world.stock("PRUNE-1", 5).await;
+    let total = world.outbox().await.len() as i64;
+    let bus = relay::bus::Bus::new(world.db.clone(), Vec::new(), ConsumerConfig::default());
+    let relay = relay::Relay::new(
+        world.db.clone(),
+        Arc::new(bus),
+        RelayConfig {
+            retention: Some(Duration::from_millis(1)),
+            prune_batch_max: 1,
+            ..RelayConfig::default()
+        },
+    );
+    assert_eq!(relay.prune().await, 0, "nothing published yet");
+    while relay.pass().await.expect("pass").claimed > 0 {}
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(relay.prune().await, 1, "bounded by prune_batch_max");
+    while relay.prune().await > 0 {}
+    assert_eq!(world.count("SELECT count(*) FROM outbox").await, 0);
+    assert!(total > 0);
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_published_rows_are_pruned_after_the_retention() {
+    published_rows_are_pruned_after_the_retention(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_published_rows_are_pruned_after_the_retention() {
+    published_rows_are_pruned_after_the_retention(Backend::Postgres).await;
+}
