@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: commerce [serve|migrate|relay|rebuild-read-models]\n\n\
-  serve    run the HTTP API (default)\n\
+  serve    run the HTTP API (default); with --engine naive-sql (or ENGINE=naive-sql), the classic one-transaction checkout baseline (Postgres only)\n\
   migrate  apply the database migrations and exit\n\
   relay    run only the outbox relay and the event consumers\n\
   rebuild-read-models  rebuild the order read model from the outbox history and exit\n\n\
