@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
@@ -206,7 +207,13 @@ impl KafkaConsumer {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(consumer = name, error = %e, "kafka receive failed");
+                    // Before the relay's first record a subscribed topic does not exist yet;
+                    // the consumer picks it up on its next metadata refresh.
+                    if e.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition) {
+                        tracing::debug!(consumer = name, error = %e, "topic not there yet");
+                    } else {
+                        tracing::warn!(consumer = name, error = %e, "kafka receive failed");
+                    }
                     tokio::time::sleep(self.config.backoff_min).await;
                 }
             }
