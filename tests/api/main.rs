@@ -10,4 +10,5 @@ mod checkout;
 mod concurrency;
 mod lifecycle;
 mod naive;
+mod read_models;
 mod restart;

@@ -1,0 +1,31 @@
+//! The read-model routes on the real server: mounted, wired to the store's read models by the
+//! bootstrap, and strict about their query parameters. (Their content is tested with orders in
+//! the `relay` crate's pipeline tests, through the same router.)
+
+use crate::helpers::TestApp;
+
+crate::both_stores! {
+    read_model_routes_answer_on_the_real_server => read_model_routes_answer_on_the_real_server;
+}
+
+async fn read_model_routes_answer_on_the_real_server(app: TestApp) {
+    let customer = uuid::Uuid::new_v4();
+    let orders = app.get(&format!("/v1/customers/{customer}/orders")).await;
+    assert_eq!(orders.status, 200, "{orders:?}");
+    assert_eq!(orders.body["orders"], serde_json::json!([]));
+    assert!(orders.body["next_cursor"].is_null());
+    let notes = app
+        .get(&format!("/v1/customers/{customer}/notifications?limit=5"))
+        .await;
+    assert_eq!(notes.status, 200, "{notes:?}");
+    assert_eq!(notes.body["notifications"], serde_json::json!([]));
+    for bad in ["cursor=nonsense", "limit=0", "limit=101", "colour=blue"] {
+        let reply = app
+            .get(&format!("/v1/customers/{customer}/orders?{bad}"))
+            .await;
+        assert_eq!(reply.status, 400, "{bad}: {reply:?}");
+        assert_eq!(reply.code(), "invalid_query");
+    }
+    assert_eq!(app.get("/v1/customers/nobody/orders").await.status, 404);
+    app.stop().await;
+}
