@@ -339,3 +339,28 @@ async fn concurrent_requests_under_one_key_place_one_order() {
     assert_eq!(count(&mut conn, "SELECT count(*) FROM orders").await, 1);
     app.stop().await;
 }
+
+/// The cart path of the same race: 200 carts of one unit each check out at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_cart_checkouts_for_fifty_units_sell_exactly_fifty() {
+    let (app, _) = spawn_naive().await;
+    app.product_with_stock("RARE", 1000, 50).await;
+    let mut carts = Vec::new();
+    for _ in 0..200 {
+        carts.push(app.cart_with("RARE", 1).await);
+    }
+    let checkouts = carts.iter().enumerate().map(|(i, cart)| {
+        let app = &app;
+        async move { app.checkout(cart, &format!("k-{i}"), "tok_visa").await }
+    });
+    let replies: Vec<Reply> = join_all(checkouts).await;
+    let confirmed = replies.iter().filter(|r| r.status == 201).count();
+    let out_of_stock = replies
+        .iter()
+        .filter(|r| r.status == 409 && r.code() == "out_of_stock")
+        .count();
+    assert_eq!((confirmed, out_of_stock), (50, 150), "{replies:?}");
+    let stock = app.inventory("RARE").await;
+    assert_eq!((&stock["on_hand"], &stock["sold"]), (&json!(0), &json!(50)));
+    app.stop().await;
+}
