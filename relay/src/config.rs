@@ -37,8 +37,11 @@ impl RelayConfig {
                 Self::BATCH_SIZE_MAX
             ));
         }
-        if self.lease <= self.publish_timeout {
-            return Err("the relay lease must be longer than the publish timeout".to_owned());
+        if self.lease <= self.publish_timeout + crate::publish::REPORT_GRACE {
+            return Err(
+                "the relay lease must be longer than the publish timeout plus one second"
+                    .to_owned(),
+            );
         }
         if self.backoff_min.is_zero() || self.backoff_min > self.backoff_max {
             return Err("relay backoff: 0 < min <= max".to_owned());

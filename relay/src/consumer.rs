@@ -254,7 +254,9 @@ impl KafkaConsumer {
                 return false;
             }
         }
-        if let Err(e) = self.consumer.commit_message(m, CommitMode::Sync) {
+        // Async: librdkafka sends commits in order; a commit lost in a crash only means a
+        // redelivery, which the inbox absorbs.
+        if let Err(e) = self.consumer.commit_message(m, CommitMode::Async) {
             // The message is settled; a lost commit only means a redelivery the inbox absorbs.
             tracing::warn!(consumer = self.handler.name(), error = %e, "offset commit failed");
         }

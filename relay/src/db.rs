@@ -3,8 +3,8 @@
 //! Claiming on Postgres: one statement picks the *heads* — unpublished rows with no earlier
 //! unpublished row of their aggregate and no live lease — with `FOR UPDATE SKIP LOCKED`, then
 //! leases them together with the unpublished rows that follow them in their aggregate, in
-//! sequence order, up to the batch bound. A relay thus owns an aggregate's whole unpublished
-//! prefix or none of it: any other relay sees either a leased head or an earlier unpublished row
+//! sequence order, up to the batch bound. A relay thus owns a prefix of an aggregate's
+//! unpublished rows, starting at the oldest, or none of them: any other relay sees either a leased head or an earlier unpublished row
 //! and leaves the aggregate alone, which is what keeps per-aggregate order with several relays.
 //!
 //! SQLite has no `SKIP LOCKED`; the same selection runs inside a `BEGIN IMMEDIATE` transaction,
@@ -47,6 +47,11 @@ const SQLITE_COLUMNS: &str = "event_id, aggregate_type, aggregate_id, sequence, 
 
 /// The heads-then-prefix selection, shared by both dialects; `{lock}` is `FOR UPDATE SKIP
 /// LOCKED` on Postgres and empty on SQLite, `{now}` the dialect's "now" in its lease unit.
+///
+/// The rows after the heads are taken round-robin: every aggregate's first unpublished row,
+/// then every second one, and so on, until the batch is full. Wherever the bound cuts, each
+/// aggregate gets a prefix of its unpublished rows (never a row without the ones before it),
+/// and one hot aggregate cannot starve the others.
 fn claim_sql(lock: &str, now: &str) -> String {
     format!(
         "WITH heads AS ( \
@@ -57,11 +62,13 @@ fn claim_sql(lock: &str, now: &str) -> String {
                  AND e.aggregate_type = o.aggregate_type AND e.aggregate_id = o.aggregate_id \
                  AND e.sequence < o.sequence) \
            ORDER BY o.created_at LIMIT $1 {lock}), \
-         picked AS ( \
-           SELECT o.event_id FROM outbox o \
+         ranked AS ( \
+           SELECT o.event_id, o.created_at, row_number() OVER ( \
+               PARTITION BY o.aggregate_type, o.aggregate_id ORDER BY o.sequence) AS rank \
+           FROM outbox o \
            JOIN heads h ON h.aggregate_type = o.aggregate_type AND h.aggregate_id = o.aggregate_id \
-           WHERE o.published_at IS NULL \
-           ORDER BY o.aggregate_type, o.aggregate_id, o.sequence LIMIT $1) "
+           WHERE o.published_at IS NULL), \
+         picked AS (SELECT event_id FROM ranked ORDER BY rank, created_at LIMIT $1) "
     )
 }
 

@@ -8,6 +8,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 use crate::envelope::Envelope;
 
+/// How much longer than the publish timeout the relay waits for delivery reports.
+pub const REPORT_GRACE: Duration = Duration::from_secs(1);
+
 /// A sink that acknowledges each envelope it durably accepted.
 #[async_trait]
 pub trait Publisher: Send + Sync + 'static {
@@ -77,11 +80,14 @@ impl Publisher for KafkaPublisher {
                 Err((e, _)) => Err(format!("cannot queue: {e}")),
             });
         }
+        // librdkafka reports every message within `message.timeout.ms` of queueing it; the
+        // deadline is only a safety net, and stays inside the lease (`RelayConfig::validate`).
+        let deadline = tokio::time::Instant::now() + self.timeout + REPORT_GRACE;
         let mut results = Vec::with_capacity(batch.len());
         for queued in pending {
             results.push(match queued {
                 Err(e) => Err(e),
-                Ok(delivery) => match tokio::time::timeout(self.timeout * 2, delivery).await {
+                Ok(delivery) => match tokio::time::timeout_at(deadline, delivery).await {
                     Ok(Ok(Ok(_))) => Ok(()),
                     Ok(Ok(Err((e, _)))) => Err(e.to_string()),
                     Ok(Err(_)) => Err("the producer dropped the message".to_owned()),
