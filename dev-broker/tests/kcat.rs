@@ -73,14 +73,39 @@ fn kcat(args: &[&str], input: &str) -> String {
 #[test]
 fn kcat_produces_and_consumes_through_dev_broker() {
     let broker = Broker::start(3);
-    assert_eq!(broker.bootstrap.split(',').count(), 3, "{}", broker.bootstrap);
+    assert_eq!(
+        broker.bootstrap.split(',').count(),
+        3,
+        "{}",
+        broker.bootstrap
+    );
     let b = broker.bootstrap.as_str();
     kcat(
-        &["-b", b, "-t", "commerce.order", "-P", "-K", ":", "-H", "ce_type=order.placed"],
+        &[
+            "-b",
+            b,
+            "-t",
+            "commerce.order",
+            "-P",
+            "-K",
+            ":",
+            "-H",
+            "ce_type=order.placed",
+        ],
         "order-1:{\"order_id\":\"order-1\"}\norder-1:{\"order_id\":\"order-1\",\"n\":2}\n",
     );
     let out = kcat(
-        &["-b", b, "-t", "commerce.order", "-C", "-e", "-q", "-f", "%k|%h|%s\n"],
+        &[
+            "-b",
+            b,
+            "-t",
+            "commerce.order",
+            "-C",
+            "-e",
+            "-q",
+            "-f",
+            "%k|%h|%s\n",
+        ],
         "",
     );
     let lines: Vec<&str> = out.lines().collect();
