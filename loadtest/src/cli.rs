@@ -131,6 +131,9 @@ pub struct Params {
     /// Longest wait for in-flight sagas and reservations to settle [default: 15].
     #[arg(long)]
     pub settle_timeout_s: Option<f64>,
+    /// Longest wait for a publishing relay to drain the outbox after the run [default: 60].
+    #[arg(long)]
+    pub outbox_drain_timeout_s: Option<f64>,
     /// A saga in a non-terminal step untouched this long after settling is stuck [default: 10].
     #[arg(long)]
     pub saga_stuck_after_s: Option<f64>,
@@ -194,7 +197,7 @@ impl Params {
     pub fn overlay(self, file: Params) -> Params {
         overlay!(self, file; scenario_file, scenario, base_url, admin_token, database_url, rate, burst,
             max_in_flight, concurrency, duration_s, operations, warmup_s, seed, driver_threads, json, html,
-            quiet, setup, max_p99_ms, min_rps, max_error_rate, verify, settle_timeout_s, saga_stuck_after_s,
+            quiet, setup, max_p99_ms, min_rps, max_error_rate, verify, settle_timeout_s, outbox_drain_timeout_s, saga_stuck_after_s,
             replay_sample, sku, stock, quantity_per_buyer, via_cart, sku_prefix, skus, stock_per_sku,
             zipf_exponent, lines_max, change_fraction, remove_fraction, decline_fraction, items_per_cart,
             revisit_fraction)
@@ -275,6 +278,10 @@ impl RunPlan {
         let verify = if verify_wanted {
             Some(VerifyConfig {
                 database_url: p.database_url.clone(),
+                outbox_drain_timeout: seconds(
+                    "outbox-drain-timeout-s",
+                    p.outbox_drain_timeout_s.unwrap_or(60.0),
+                )?,
                 settle_timeout: seconds("settle-timeout-s", p.settle_timeout_s.unwrap_or(15.0))?,
                 saga_stuck_after_ms: (p.saga_stuck_after_s.unwrap_or(10.0) * 1_000.0) as i64,
                 replay_sample: p.replay_sample.unwrap_or(200),

@@ -70,16 +70,18 @@ pub async fn execute(plan: &RunPlan, run_id: &str) -> anyhow::Result<Finished> {
                 &catalog,
                 cfg.database_url.as_deref(),
                 cfg.settle_timeout,
+                cfg.outbox_drain_timeout,
             )
             .await;
-            if !settled && plan.progress {
+            if !settled.settled && plan.progress {
                 eprintln!(
                     "the run did not settle within {:?}; verifying what is there",
                     cfg.settle_timeout
                 );
             }
             let tally = workload.take_tally();
-            let books = collect::collect(&api, &catalog, &plan.key_prefix, &tally, cfg).await;
+            let mut books = collect::collect(&api, &catalog, &plan.key_prefix, &tally, cfg).await;
+            books.outbox_note = settled.outbox_note;
             verify::check(&books)
         }
         _ => Vec::new(),

@@ -19,6 +19,8 @@ use crate::scenario::{id_of, CatalogItem, ReplayTarget, Tally, TallyEntry};
 /// How verification runs.
 #[derive(Clone, Debug)]
 pub struct VerifyConfig {
+    /// Longest wait for a publishing relay to drain the outbox after the run.
+    pub outbox_drain_timeout: Duration,
     /// `postgres://…` or `sqlite://…`; None = API-only checks (store checks SKIP).
     pub database_url: Option<String>,
     /// Longest wait for in-flight sagas to finish and reservations to drain after the run.
@@ -80,14 +82,28 @@ const UNPUBLISHED_SQL: &str = "SELECT COUNT(*) FROM outbox WHERE published_at IS
 const OPEN_SAGAS_SQL: &str =
     "SELECT COUNT(*) FROM checkout_sagas WHERE step NOT IN ('completed', 'failed')";
 
-/// Waits until no saga is open and no unit is reserved, or the timeout passes. Returns whether
-/// the run settled; verification goes on either way (the stuck-saga check judges what is left).
+/// Stop waiting for the outbox when it has not shrunk for this long: the relay is stalled.
+const OUTBOX_STALL: Duration = Duration::from_secs(5);
+
+/// What settling found.
+#[derive(Clone, Debug, Default)]
+pub struct Settled {
+    /// No saga open and no unit reserved before the settle timeout.
+    pub settled: bool,
+    /// How the outbox drained, when a relay is publishing; shown with the outbox check.
+    pub outbox_note: String,
+}
+
+/// Waits until no saga is open and no unit is reserved, or the timeout passes; then, if a relay
+/// has published anything, waits for the outbox to drain while it keeps shrinking, up to
+/// `outbox_timeout`. Verification goes on either way: the checks judge what is left.
 pub async fn settle(
     api: &Api,
     catalog: &[CatalogItem],
     database_url: Option<&str>,
     timeout: Duration,
-) -> bool {
+    outbox_timeout: Duration,
+) -> Settled {
     let deadline = tokio::time::Instant::now() + timeout;
     let store = match database_url {
         Some(u) => Store::open(u).await.ok(),
@@ -98,19 +114,12 @@ pub async fn settle(
             Some(s) => s.count(OPEN_SAGAS_SQL).await.unwrap_or(1),
             None => 0,
         };
-        // Once a relay has published anything, the outbox must drain too before judging it.
-        let outbox_pending = match &store {
-            Some(s) if s.count(PUBLISHED_SQL).await.unwrap_or(0) > 0 => {
-                s.count(UNPUBLISHED_SQL).await.unwrap_or(1)
-            }
-            _ => 0,
-        };
         let reserved: i64 = api_inventory(api, catalog)
             .await
             .iter()
             .map(|r| r.reserved)
             .sum();
-        if sagas_open == 0 && reserved == 0 && outbox_pending == 0 {
+        if sagas_open == 0 && reserved == 0 {
             break true;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -118,10 +127,40 @@ pub async fn settle(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    let mut outbox_note = String::new();
     if let Some(s) = store {
+        if s.count(PUBLISHED_SQL).await.unwrap_or(0) > 0 {
+            outbox_note = drain_outbox(&s, outbox_timeout).await;
+        }
         s.close().await;
     }
-    settled
+    Settled {
+        settled,
+        outbox_note,
+    }
+}
+
+/// Polls the unpublished count until it is zero, stops shrinking for OUTBOX_STALL, or
+/// `timeout` passes; returns a sentence on what happened.
+async fn drain_outbox(store: &Store, timeout: Duration) -> String {
+    let started = tokio::time::Instant::now();
+    let first = store.count(UNPUBLISHED_SQL).await.unwrap_or(-1);
+    let (mut last, mut last_progress) = (first, started);
+    loop {
+        let now = tokio::time::Instant::now();
+        if last <= 0 || now - started >= timeout || now - last_progress >= OUTBOX_STALL {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let n = store.count(UNPUBLISHED_SQL).await.unwrap_or(last);
+        if n < last {
+            last_progress = tokio::time::Instant::now();
+        }
+        last = n;
+    }
+    let waited_s = started.elapsed().as_secs_f64();
+    let rate = crate::stats::per_second((first - last).max(0) as u64, waited_s);
+    format!("after the run {first} unpublished; {last} after waiting {waited_s:.1} s (relay drained {rate:.0}/s)")
 }
 
 /// Reads everything the checks need.
@@ -165,6 +204,7 @@ pub async fn collect(
         .await,
         api_orders: api_orders(api, &tally.entries).await,
         saga_stuck_after_ms: cfg.saga_stuck_after_ms,
+        outbox_note: String::new(),
         stock_given,
     }
 }
@@ -205,7 +245,13 @@ fn spread<T>(items: &[T], n: usize) -> impl Iterator<Item = &T> {
 
 /// Sends a sample of answered checkouts again, same key, same body, and records what came back.
 async fn replay_sample(api: &Api, entries: &[TallyEntry], n: usize) -> Vec<ReplayRow> {
-    let answered: Vec<&TallyEntry> = entries.iter().filter(|e| e.status.is_some()).collect();
+    // Only final answers are stored with their key and replayed byte for byte. A 503 shed
+    // before the order existed released its key, so sending it again is a retry that may
+    // rightly place the order; a transport failure has no first answer to compare.
+    let answered: Vec<&TallyEntry> = entries
+        .iter()
+        .filter(|e| matches!(e.status, Some(201 | 402 | 409)))
+        .collect();
     let sample: Vec<&&TallyEntry> = spread(&answered, n).collect();
     futures::stream::iter(sample)
         .map(|e| async move {

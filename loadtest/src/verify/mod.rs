@@ -194,6 +194,8 @@ pub struct Books {
     pub api_orders: Vec<ApiOrderRow>,
     /// A saga in a non-terminal step untouched this long is stuck.
     pub saga_stuck_after_ms: i64,
+    /// How the outbox drained while settling, if a relay was publishing.
+    pub outbox_note: String,
 }
 
 /// Every check, in a fixed order.
@@ -560,9 +562,14 @@ pub fn outbox_drained(b: &Books) -> CheckResult {
             ),
         );
     }
+    let note = if b.outbox_note.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", b.outbox_note)
+    };
     let problems = if s.outbox_unpublished > 0 {
         vec![format!(
-            "{} event(s) still unpublished after the run settled",
+            "{} event(s) still unpublished after the run settled{note}",
             s.outbox_unpublished
         )]
     } else {
@@ -570,7 +577,7 @@ pub fn outbox_drained(b: &Books) -> CheckResult {
     };
     CheckResult::from_problems(
         name,
-        &format!("{} event(s) published", s.outbox_published),
+        &format!("{} event(s) published{note}", s.outbox_published),
         problems,
     )
 }

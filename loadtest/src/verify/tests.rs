@@ -101,6 +101,7 @@ fn consistent() -> Books {
             status: Some("fulfillment_requested".into()),
         }],
         saga_stuck_after_ms: 30_000,
+        outbox_note: String::new(),
     }
 }
 
