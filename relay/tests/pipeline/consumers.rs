@@ -238,3 +238,66 @@ async fn a_poison_message_is_dead_lettered_and_later_ones_flow() {
     drop(cluster);
     world.close().await;
 }
+
+/// The whole pipeline as `commerce serve` runs it with `KAFKA_BROKERS`: relay, then the read
+/// model and notification consumer groups, on both stores.
+async fn kafka_pipeline_projects_orders_and_notifications(backend: Backend) {
+    let world = World::new(backend).await;
+    let cluster = mock_cluster(3);
+    let settings = relay::PipelineSettings {
+        kafka_brokers: Some(cluster.bootstrap_servers()),
+        relay: RelayConfig {
+            idle_poll: Duration::from_millis(50),
+            ..RelayConfig::default()
+        },
+        consumer: consumer_config(),
+        notifier: Arc::new(relay::LogNotifier),
+        run_consumers: true,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let pipeline = relay::Pipeline::start(world.db.clone(), settings, stop_rx).expect("pipeline");
+    let sku = world.stock("KAFKA-E2E", 10).await;
+    let c = customer();
+    let confirmed = world.buy(c, &sku, "tok_visa").await;
+    let failed = world.buy(c, &sku, "tok_decline").await;
+    let views = format!(
+        "SELECT count(*) FROM order_views WHERE (order_id = '{confirmed}' AND status = \
+         'fulfillment_requested') OR (order_id = '{failed}' AND status = 'failed')"
+    );
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            world.count(&views).await == 2
+        })
+        .await
+    );
+    let notes =
+        "SELECT count(*) FROM notifications WHERE kind IN ('order_confirmed', 'order_failed')";
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            world.count(notes).await == 2
+        })
+        .await
+    );
+    let metrics = pipeline.metrics();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            metrics.snapshot().pending == 0
+        })
+        .await
+    );
+    assert!(metrics.snapshot().published_total > 0);
+    let _ = stop_tx.send(true);
+    pipeline.join().await;
+    drop(cluster);
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_kafka_pipeline_projects_orders_and_notifications() {
+    kafka_pipeline_projects_orders_and_notifications(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_kafka_pipeline_projects_orders_and_notifications() {
+    kafka_pipeline_projects_orders_and_notifications(Backend::Sqlite).await;
+}
