@@ -279,7 +279,8 @@ async fn a_relay_crash_after_publishing_republishes_after_the_lease() {
 
     // The crashed relay: claims with a short lease and publishes, then is gone.
     let crashed = uuid::Uuid::new_v4();
-    let claimed = world.db.claim(crashed, 1_000, 1_000).await.expect("claim");
+    let lease_ends = tokio::time::Instant::now() + Duration::from_secs(4);
+    let claimed = world.db.claim(crashed, 1_000, 4_000).await.expect("claim");
     assert_eq!(claimed.len(), rows.len());
     let publisher =
         KafkaPublisher::new(&brokers, "commerce", Duration::from_secs(5)).expect("producer");
@@ -289,7 +290,7 @@ async fn a_relay_crash_after_publishing_republishes_after_the_lease() {
     // While the lease holds, nobody else takes the rows.
     let other = relay_to(&world, &brokers, config(5_000));
     assert_eq!(other.pass().await.expect("pass").claimed, 0);
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    tokio::time::sleep_until(lease_ends + Duration::from_millis(200)).await;
     drain(&other).await;
     assert_eq!(world.pending().await, 0);
 
