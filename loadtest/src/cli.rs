@@ -131,7 +131,7 @@ pub struct Params {
     /// Longest wait for in-flight sagas and reservations to settle [default: 15].
     #[arg(long)]
     pub settle_timeout_s: Option<f64>,
-    /// Longest wait for a publishing relay to drain the outbox after the run [default: 60].
+    /// Longest wait for a publishing relay to drain the outbox after the run [default: 120].
     #[arg(long)]
     pub outbox_drain_timeout_s: Option<f64>,
     /// A saga in a non-terminal step untouched this long after settling is stuck [default: 10].
@@ -280,7 +280,7 @@ impl RunPlan {
                 database_url: p.database_url.clone(),
                 outbox_drain_timeout: seconds(
                     "outbox-drain-timeout-s",
-                    p.outbox_drain_timeout_s.unwrap_or(60.0),
+                    p.outbox_drain_timeout_s.unwrap_or(120.0),
                 )?,
                 settle_timeout: seconds("settle-timeout-s", p.settle_timeout_s.unwrap_or(15.0))?,
                 saga_stuck_after_ms: (p.saga_stuck_after_s.unwrap_or(10.0) * 1_000.0) as i64,

@@ -83,7 +83,8 @@ const OPEN_SAGAS_SQL: &str =
     "SELECT COUNT(*) FROM checkout_sagas WHERE step NOT IN ('completed', 'failed')";
 
 /// Stop waiting for the outbox when it has not shrunk for this long: the relay is stalled.
-const OUTBOX_STALL: Duration = Duration::from_secs(5);
+/// Longer than a few relay cycles under load, shorter than its 60 s claim lease.
+const OUTBOX_STALL: Duration = Duration::from_secs(15);
 
 /// What settling found.
 #[derive(Clone, Debug, Default)]
