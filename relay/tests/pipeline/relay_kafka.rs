@@ -133,7 +133,7 @@ async fn two_relays_keep_per_aggregate_order() {
     let (stop_tx, stop_rx) = watch::channel(false);
     let small = RelayConfig {
         batch_size_max: 7,
-        ..config(5_000)
+        ..config(15_000)
     };
     let one = relay_to(&world, &brokers, small.clone());
     let two = relay_to(&world, &brokers, small);
@@ -171,7 +171,13 @@ async fn two_relays_keep_per_aggregate_order() {
     assert_eq!(published, rows.len() as u64);
     let topics = topics_of(&rows, "commerce");
     let received = read_topics(&brokers, &topics, rows.len(), Duration::from_secs(30)).await;
-    assert_eq!(received.len(), rows.len(), "no duplicates without failures");
+    let failed = m1.snapshot().failed_total + m2.snapshot().failed_total;
+    if failed == 0 {
+        // Two relays never publish the same row: only a failed publish repeats one.
+        assert_eq!(received.len(), rows.len(), "duplicates without failures");
+    }
+    let ids: std::collections::HashSet<&str> = received.iter().map(|m| m.header("ce_id")).collect();
+    assert_eq!(ids.len(), rows.len(), "every row reached Kafka");
     assert_in_order(&received);
     for ((topic, key), seqs) in sequences_by_key(&received) {
         if topic == "commerce.inventory" {
