@@ -69,3 +69,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 log "cargo test"
 cargo test --workspace "$@"
+
+log "load tool smoke: every scenario against the real server on both stores, books verified"
+# cargo test built the debug binaries this uses.
+SMOKE_SKIP_BUILD=1 loadtest/smoke.sh
