@@ -114,8 +114,6 @@ pub(crate) struct EntityActor<E: Entity> {
     /// Instants of recent panics, for the restart-intensity limit and the backoff.
     panics: VecDeque<Instant>,
     reload_failures: u32,
-    /// The initial state of a brand-new id, used instead of loading at activation.
-    fresh: Option<E>,
 }
 
 impl<E: Entity> EntityActor<E> {
@@ -134,7 +132,8 @@ impl<E: Entity> EntityActor<E> {
             probe,
             inner,
             phase: Phase::Loading,
-            state: None,
+            // A brand-new id's initial state: activation then skips the load.
+            state: fresh,
             queued: VecDeque::new(),
             in_flight: false,
             restart_after_commit: None,
@@ -142,7 +141,6 @@ impl<E: Entity> EntityActor<E> {
             stash: VecDeque::new(),
             panics: VecDeque::new(),
             reload_failures: 0,
-            fresh,
         }
     }
 
@@ -442,23 +440,15 @@ impl<E: Entity> EntityActor<E> {
         self.stop_if_drained(ctx);
     }
 
+    fn idle_long_enough(&self) -> bool {
+        let last = self.probe.last_active_ms.load(Ordering::Relaxed);
+        let idle_ms = self.inner.now_ms().saturating_sub(last);
+        idle_ms >= self.inner.config.passivation_idle.as_millis() as u64
+    }
+
     fn stop_if_drained(&mut self, ctx: &mut Context<Self>) {
         if self.probe.depth.load(Ordering::Acquire) == 0 && !self.in_flight {
             ctx.stop();
-        }
-    }
-
-    fn check_idle(&mut self, ctx: &mut Context<Self>) {
-        let idle_ms = self
-            .inner
-            .now_ms()
-            .saturating_sub(self.probe.last_active_ms.load(Ordering::Relaxed));
-        if idle_ms >= self.inner.config.passivation_idle.as_millis() as u64
-            && matches!(self.phase, Phase::Ready)
-        {
-            self.passivate_when_idle
-                .get_or_insert(PassivationReason::Idle);
-            self.passivate_if_requested(ctx);
         }
     }
 }
@@ -492,9 +482,7 @@ impl<E: Entity> Actor for EntityActor<E> {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.inner.stats.activated();
-        let check = self.inner.config.passivation_check_interval;
-        ctx.run_interval(check, |act, ctx| act.check_idle(ctx));
-        match self.fresh.take() {
+        match self.state.take() {
             Some(state) => self.activated(Ok(state), ctx),
             None => self.load(Duration::ZERO, ctx, Self::activated),
         }
@@ -546,6 +534,10 @@ impl<E: Entity> Handler<Control> for EntityActor<E> {
         match control {
             Control::Passivate(reason) => {
                 if matches!(self.phase, Phase::Draining(_)) {
+                    return;
+                }
+                // The sweeper saw the actor idle, but a command may have arrived since.
+                if reason == PassivationReason::Idle && !self.idle_long_enough() {
                     return;
                 }
                 self.passivate_when_idle = Some(reason);

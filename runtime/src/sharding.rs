@@ -163,9 +163,9 @@ impl<E: Entity> Sharding<E> {
             origin: Instant::now(),
             shutting_down: AtomicBool::new(false),
         };
-        Sharding {
-            inner: Arc::new(inner),
-        }
+        let inner = Arc::new(inner);
+        system.io().spawn(sweep_idle(Arc::downgrade(&inner)));
+        Sharding { inner }
     }
 
     /// The shard that owns `id`. Deterministic: the std SipHash with fixed zero keys.
@@ -496,5 +496,30 @@ fn view_of<Id: std::fmt::Display>(id: &Id, shard: usize, probe: &Probe, now_ms: 
         commands: probe.commands.load(Ordering::Relaxed),
         restarts: probe.restarts.load(Ordering::Relaxed),
         idle_ms: now_ms.saturating_sub(probe.last_active_ms.load(Ordering::Relaxed)),
+    }
+}
+
+/// Finds actors idle longer than the passivation time and asks them to passivate. One sweeper per
+/// kind instead of a timer per actor: a million idle carts then cost a scan every few seconds,
+/// not a million timers. Ends when the sharding is dropped.
+async fn sweep_idle<E: Entity>(inner: std::sync::Weak<Inner<E>>) {
+    loop {
+        let Some(every) = inner.upgrade().map(|i| i.config.passivation_check_interval) else {
+            return;
+        };
+        tokio::time::sleep(every).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let idle_ms = inner.config.passivation_idle.as_millis() as u64;
+        let now = inner.now_ms();
+        for shard in inner.shards.iter() {
+            for slot in shard.slots.iter() {
+                let last = slot.probe.last_active_ms.load(Ordering::Relaxed);
+                let idle = now.saturating_sub(last) >= idle_ms;
+                if idle && slot.probe.depth.load(Ordering::Relaxed) == 0 {
+                    slot.addr
+                        .do_send(Control::Passivate(PassivationReason::Idle));
+                }
+            }
+        }
     }
 }
