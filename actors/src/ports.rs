@@ -365,6 +365,14 @@ pub trait ReadModels: Send + Sync + 'static {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<OrderPage, ReadModelError>;
+    /// The orders that include `sku` (for sellers), newest first, at most `limit`, after
+    /// `cursor` if given.
+    async fn sku_orders(
+        &self,
+        sku: &SkuCode,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<OrderPage, ReadModelError>;
     /// A customer's notifications, newest first, at most `limit`.
     async fn customer_notifications(
         &self,

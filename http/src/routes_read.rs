@@ -1,6 +1,7 @@
-//! Read-model routes: a customer's orders (cursor-paginated) and notifications, served from the
-//! projections the event consumers maintain (`relay` crate), not from the aggregates. They are
-//! eventually consistent: an order appears once its `order.placed` fact was projected.
+//! Read-model routes: a customer's orders (cursor-paginated) and notifications, and the orders of
+//! a SKU for sellers (admin), served from the projections the event consumers maintain (`relay`
+//! crate), not from the aggregates. They are eventually consistent: an order appears once its
+//! `order.placed` fact was projected.
 //!
 //! The queries come in through the `actors::ports::ReadModels` port as a request extension
 //! ([`ReadModelsHandle`]), which the bootstrap layers onto the router; without it these routes
@@ -16,6 +17,8 @@ use axum::{Extension, Json, Router};
 use domain::CustomerId;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Admin;
+use crate::dto::parse_sku;
 use crate::extract::PathParams;
 use crate::problem::{ApiError, Code};
 use crate::timefmt::rfc3339_ms;
@@ -38,6 +41,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/customers/{id}/notifications",
             get(customer_notifications),
         )
+        .route("/v1/skus/{sku}/orders", get(sku_orders))
 }
 
 #[derive(Deserialize)]
@@ -156,6 +160,26 @@ pub async fn customer_orders(
     let (cursor, limit) = page(query)?;
     let page = read
         .customer_orders(customer, cursor.as_deref(), limit)
+        .await
+        .map_err(read_error)?;
+    Ok(Json(OrderListView {
+        orders: page.orders.iter().map(OrderSummaryView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// The orders that include a SKU, for sellers (admin).
+pub async fn sku_orders(
+    _: Admin,
+    handle: Option<Extension<ReadModelsHandle>>,
+    PathParams(sku): PathParams<String>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<OrderListView>, ApiError> {
+    let read = read_models(handle)?;
+    let sku = parse_sku(&sku)?;
+    let (cursor, limit) = page(query)?;
+    let page = read
+        .sku_orders(&sku, cursor.as_deref(), limit)
         .await
         .map_err(read_error)?;
     Ok(Json(OrderListView {

@@ -4,7 +4,7 @@ use actors::ports::{
     NotificationSummary, OrderPage, OrderSummary, ReadModelError, ReadModels, StoreError,
 };
 use async_trait::async_trait;
-use domain::{Currency, CustomerId, Money, OrderId, Timestamp};
+use domain::{Currency, CustomerId, Money, OrderId, SkuCode, Timestamp};
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -82,6 +82,27 @@ fn summary(r: ViewRow) -> Result<(OrderSummary, Uuid), ReadModelError> {
     ))
 }
 
+/// A page of at most `limit` of `rows` (which hold one more when another page follows).
+fn page(rows: Vec<ViewRow>, limit: u32) -> Result<OrderPage, ReadModelError> {
+    let more = rows.len() > limit as usize;
+    let mut orders = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for row in rows.into_iter().take(limit as usize) {
+        let (s, id) = summary(row)?;
+        last = Some((s.placed_at.unix_ms(), id));
+        orders.push(s);
+    }
+    let next_cursor = if more {
+        last.map(|(ms, id)| encode_cursor(ms, id))
+    } else {
+        None
+    };
+    Ok(OrderPage {
+        orders,
+        next_cursor,
+    })
+}
+
 #[async_trait]
 impl ReadModels for SqlReadModels {
     async fn customer_orders(
@@ -131,23 +152,56 @@ impl ReadModels for SqlReadModels {
             .await
             .map_err(store)?,
         };
-        let more = rows.len() > limit as usize;
-        let mut orders = Vec::with_capacity(rows.len());
-        let mut last = None;
-        for row in rows.into_iter().take(limit as usize) {
-            let (s, id) = summary(row)?;
-            last = Some((s.placed_at.unix_ms(), id));
-            orders.push(s);
-        }
-        let next_cursor = if more {
-            last.map(|(ms, id)| encode_cursor(ms, id))
-        } else {
-            None
+        page(rows, limit)
+    }
+
+    async fn sku_orders(
+        &self,
+        sku: &SkuCode,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<OrderPage, ReadModelError> {
+        let limit = limit.clamp(1, PAGE_LIMIT_MAX);
+        let (after_ms, after_id) = match cursor {
+            Some(c) => {
+                let (ms, id) = decode_cursor(c)?;
+                (Some(ms), Some(id))
+            }
+            None => (None, None),
         };
-        Ok(OrderPage {
-            orders,
-            next_cursor,
-        })
+        let fetch = i64::from(limit) + 1;
+        let rows: Vec<ViewRow> = match &self.db {
+            Db::Postgres(pool) => sqlx::query_as(
+                "SELECT v.order_id::text, v.customer_id::text, v.status, v.total_minor, \
+                 v.currency::text, v.line_count::bigint, v.item_count, unix_ms(v.placed_at), \
+                 unix_ms(v.updated_at) FROM order_view_skus s JOIN order_views v USING (order_id) \
+                 WHERE s.sku = $1 \
+                 AND ($2::bigint IS NULL OR (s.placed_at, s.order_id) < (from_unix_ms($2), $3)) \
+                 ORDER BY s.placed_at DESC, s.order_id DESC LIMIT $4",
+            )
+            .bind(sku.as_str())
+            .bind(after_ms)
+            .bind(after_id)
+            .bind(fetch)
+            .fetch_all(pool)
+            .await
+            .map_err(store)?,
+            Db::Sqlite(pool) => sqlx::query_as(
+                "SELECT v.order_id, v.customer_id, v.status, v.total_minor, v.currency, \
+                 v.line_count, v.item_count, v.placed_at, v.updated_at \
+                 FROM order_view_skus s JOIN order_views v USING (order_id) \
+                 WHERE s.sku = $1 AND ($2 IS NULL OR (s.placed_at, s.order_id) < ($2, $3)) \
+                 ORDER BY s.placed_at DESC, s.order_id DESC LIMIT $4",
+            )
+            .bind(sku.as_str())
+            .bind(after_ms)
+            .bind(after_id.map(|id| id.hyphenated().to_string()))
+            .bind(fetch)
+            .fetch_all(pool)
+            .await
+            .map_err(store)?,
+        };
+        page(rows, limit)
     }
 
     async fn customer_notifications(

@@ -121,6 +121,25 @@ async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
     let (status, _) = get(&router, "/v1/customers/not-a-uuid/orders").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // Sellers (admin) see every order of a SKU, whoever placed it.
+    let sku_orders = Request::get("/v1/skus/EMB-1/orders?limit=10")
+        .header("authorization", "Bearer t")
+        .body(Body::empty())
+        .expect("request");
+    let response = router
+        .clone()
+        .oneshot(sku_orders)
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(body["orders"].as_array().map(Vec::len), Some(4), "{body}");
+    let (status, _) = get(&router, "/v1/skus/EMB-1/orders").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
     // Notifications: two confirmations, one failure, one cancellation; each once.
     let (status, body) = get(&router, &format!("/v1/customers/{c}/notifications")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
