@@ -12,6 +12,7 @@
 
 use crate::entity::{Decision, Entity, StoreError};
 use crate::error::DispatchError;
+use crate::journal::SupervisionEvent;
 use crate::sharding::{Inner, Probe};
 use crate::stats::PassivationReason;
 use actix::fut::wrap_future;
@@ -30,11 +31,17 @@ const RELOAD_ATTEMPTS_MAX: u32 = 5;
 pub(crate) struct Envelope<E: Entity> {
     command: E::Command,
     reply: oneshot::Sender<Outcome<E>>,
+    /// When it was put in the mailbox, for `actor_mailbox_wait_seconds`.
+    sent: Instant,
 }
 
 impl<E: Entity> Envelope<E> {
     pub(crate) fn new(command: E::Command, reply: oneshot::Sender<Outcome<E>>) -> Self {
-        Envelope { command, reply }
+        Envelope {
+            command,
+            reply,
+            sent: Instant::now(),
+        }
     }
 }
 
@@ -181,6 +188,12 @@ impl<E: Entity> EntityActor<E> {
             }
             Err(e) => {
                 self.inner.stats.activation_failed();
+                self.inner.journal.record(
+                    E::KIND,
+                    &self.id,
+                    SupervisionEvent::ActivationFailed,
+                    &e.to_string(),
+                );
                 tracing::warn!(kind = E::KIND, id = %self.id, error = %e, "activation failed");
                 self.drain(Drain::Refuse(DispatchError::from(e)), ctx);
             }
@@ -207,11 +220,15 @@ impl<E: Entity> EntityActor<E> {
         };
         self.inner.stats.command();
         self.probe.commands.fetch_add(1, Ordering::Relaxed);
-        let Envelope { command, reply } = envelope;
+        let Envelope { command, reply, .. } = envelope;
         let name = E::command_name(&command);
+        let started = Instant::now();
         // A panic while deciding is this actor's failure, not the thread's: catch it here, answer
         // the caller, and restart from the store with the possibly half-applied state discarded.
-        match catch_unwind(AssertUnwindSafe(|| state.decide(command))) {
+        let decided = catch_unwind(AssertUnwindSafe(|| state.decide(command)));
+        metrics::histogram!("actor_command_duration_seconds", "actor_type" => E::KIND, "command" => name)
+            .record(started.elapsed().as_secs_f64());
+        match decided {
             Ok(Decision::Reply(answer)) => self.enqueue(reply, Ok(answer), None),
             Ok(Decision::Reject(rejection)) => self.enqueue(reply, Err(rejection), None),
             Ok(Decision::Persist {
@@ -221,6 +238,9 @@ impl<E: Entity> EntityActor<E> {
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
                 self.inner.stats.failed();
+                self.inner
+                    .journal
+                    .record(E::KIND, &self.id, SupervisionEvent::Panicked, &message);
                 tracing::error!(kind = E::KIND, id = %self.id, command = name, panic = %message, "actor failed");
                 let _ = reply.send(Outcome::Failed(DispatchError::ActorFailed(message)));
                 self.fail_and_restart(Cause::Panic, ctx);
@@ -304,6 +324,12 @@ impl<E: Entity> EntityActor<E> {
             self.inner
                 .stats
                 .commit_failed(matches!(e, StoreError::Conflict));
+            self.inner.journal.record(
+                E::KIND,
+                &self.id,
+                SupervisionEvent::CommitFailed,
+                &e.to_string(),
+            );
             tracing::warn!(kind = E::KIND, id = %self.id, error = %e, "batch commit failed; reloading");
             let error = DispatchError::from(e);
             for q in replies {
@@ -376,12 +402,21 @@ impl<E: Entity> EntityActor<E> {
                 self.phase = Phase::Ready;
                 self.reload_failures = 0;
                 self.inner.stats.restarted();
+                self.inner
+                    .journal
+                    .record(E::KIND, &self.id, SupervisionEvent::Restarted, "");
                 self.probe.restarts.fetch_add(1, Ordering::Relaxed);
                 self.replay_stash(ctx);
             }
             Err(e) => {
                 self.reload_failures += 1;
                 self.inner.stats.reloaded();
+                self.inner.journal.record(
+                    E::KIND,
+                    &self.id,
+                    SupervisionEvent::ReloadFailed,
+                    &e.to_string(),
+                );
                 tracing::warn!(kind = E::KIND, id = %self.id, error = %e, attempt = self.reload_failures, "reload failed");
                 if self.reload_failures >= RELOAD_ATTEMPTS_MAX {
                     self.drain(Drain::Refuse(DispatchError::from(e)), ctx);
@@ -410,6 +445,10 @@ impl<E: Entity> EntityActor<E> {
             .quarantine
             .insert(self.id.clone(), until);
         tracing::error!(kind = E::KIND, id = %self.id, "restart intensity exceeded; quarantined");
+        let detail = "restart intensity exceeded";
+        self.inner
+            .journal
+            .record(E::KIND, &self.id, SupervisionEvent::Quarantined, detail);
         self.drain(
             Drain::Refuse(DispatchError::Unavailable(
                 "the actor failed repeatedly".into(),
@@ -499,6 +538,8 @@ impl<E: Entity> Handler<Envelope<E>> for EntityActor<E> {
 
     fn handle(&mut self, envelope: Envelope<E>, ctx: &mut Self::Context) {
         self.probe.depth.fetch_sub(1, Ordering::AcqRel);
+        metrics::histogram!("actor_mailbox_wait_seconds", "actor_type" => E::KIND)
+            .record(envelope.sent.elapsed().as_secs_f64());
         self.probe
             .last_active_ms
             .store(self.inner.now_ms(), Ordering::Relaxed);

@@ -77,7 +77,13 @@ async fn write_loop<E: Entity>(
             .drain(..)
             .map(|r| ((r.id, r.changes), r.reply))
             .unzip();
+        let changes: usize = batches.iter().map(|(_, changes)| changes.len()).sum();
+        let started = std::time::Instant::now();
         let results = store.commit_many(batches).await;
+        metrics::histogram!("persistence_commit_duration_seconds", "actor_type" => E::KIND)
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("persistence_batch_size", "actor_type" => E::KIND)
+            .record(changes as f64);
         debug_assert_eq!(results.len(), replies.len(), "one result per batch");
         let mut results = results.into_iter();
         for reply in replies {

@@ -12,6 +12,7 @@ use crate::coalescer::Coalescer;
 use crate::config::RuntimeConfig;
 use crate::entity::{Entity, EntityStore};
 use crate::error::DispatchError;
+use crate::journal::{Journal, JournalEntry};
 use crate::stats::{KindStats, KindStatsSnapshot, PassivationReason};
 use crate::system::ActorSystem;
 use actix::dev::channel;
@@ -83,6 +84,8 @@ pub(crate) struct Inner<E: Entity> {
     pub(crate) config: RuntimeConfig,
     pub(crate) store: Arc<dyn EntityStore<E>>,
     pub(crate) stats: KindStats,
+    /// Recent failures and restarts of this kind, bounded, for operators.
+    pub(crate) journal: Journal,
     pub(crate) io: tokio::runtime::Handle,
     pub(crate) shards: Box<[Shard<E>]>,
     generation: AtomicU64,
@@ -157,6 +160,7 @@ impl<E: Entity> Sharding<E> {
             config,
             store,
             stats: KindStats::default(),
+            journal: Journal::default(),
             io: system.io().clone(),
             shards,
             generation: AtomicU64::new(1),
@@ -404,6 +408,11 @@ impl<E: Entity> Sharding<E> {
 
     pub fn stats(&self) -> KindStatsSnapshot {
         self.inner.stats.snapshot()
+    }
+
+    /// The newest `n` supervision events of this kind, newest first.
+    pub fn journal(&self, n: usize) -> Vec<JournalEntry> {
+        self.inner.journal.recent(n)
     }
 
     pub fn kind(&self) -> &'static str {
