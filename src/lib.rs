@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod naive;
+pub mod observability;
 pub mod settings;
 
 use actors::sandbox::{SandboxPayments, SandboxShipping};
@@ -114,6 +115,7 @@ impl Application {
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let background = commerce.spawn_background(stop_rx.clone());
+        observability::start_metrics(settings.metrics_enabled, stop_rx.clone());
         let pipeline = if settings.events.relay_in_serve {
             let pipeline_settings = settings.events.pipeline()?;
             Some(
@@ -130,7 +132,10 @@ impl Application {
             admin_token: commerce_http::AdminToken::new(admin_token.expose().to_string()),
             limits: HttpLimits::default(),
         };
-        let app = commerce_http::router(state).layer(axum::Extension(read_models));
+        let ops = observability::ops_handle(pipeline.as_ref());
+        let app = commerce_http::router(state)
+            .layer(axum::Extension(read_models))
+            .layer(axum::Extension(ops));
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

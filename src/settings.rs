@@ -44,6 +44,9 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// The outbox relay, consumers and notifications (`crate::events`).
     pub events: crate::events::EventSettings,
+    /// `METRICS_ENABLED` (default true): record event metrics (histograms, outcome counters).
+    /// Off, `/metrics` serves only the figures sampled at scrape time.
+    pub metrics_enabled: bool,
 }
 
 /// Reads variable `name` through `get`, parsing it when present.
@@ -136,6 +139,7 @@ impl Settings {
             admin_token: get("ADMIN_TOKEN")
                 .filter(|t| !t.trim().is_empty())
                 .map(Secret::new),
+            metrics_enabled: parse_var(get, "METRICS_ENABLED")?.unwrap_or(true),
             runtime,
             commerce,
             pool,

@@ -70,7 +70,7 @@ pub struct Inner {
 /// The use cases. Cheap to clone.
 #[derive(Clone)]
 pub struct Commerce {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 fn sharding<A: Aggregate>(

@@ -7,12 +7,14 @@
 //! - [`aggregates`]: what is specific to each aggregate (views, changes, store calls).
 //! - [`saga`]: the checkout saga and its compensation.
 //! - [`app`]: the use-case facade the HTTP edge calls, and background work.
+//! - [`ops`]: what operators see and do: live actors, supervision journal, sagas in flight.
 //! - [`sandbox`]: payment and shipping adapters in provider test mode.
 
 pub mod aggregates;
 pub mod app;
 pub mod error;
 pub mod hosted;
+pub mod ops;
 pub mod ports;
 pub mod saga;
 pub mod sandbox;

@@ -222,6 +222,12 @@ pub async fn compensate(
     mut record: SagaRecord,
     order: Order,
 ) -> Result<Order, AppError> {
+    // The reason is one of `FailureReason::as_str` or "cancelled": a bounded label.
+    let reason = record
+        .failure_reason
+        .clone()
+        .unwrap_or_else(|| "unknown".into());
+    metrics::counter!("saga_compensations_total", "reason" => reason).increment(1);
     release_stock(c, &order).await?;
     record.step = SagaStep::Failed;
     let voided = void_payment(c, &order, &mut record).await?;

@@ -16,6 +16,8 @@
 //! - [`middleware`]: request ids, load shedding, `Retry-After`.
 //! - [`routes`]: the handlers.
 //! - [`naive`]: the same API on the naive-sql baseline engine (`naive_router`).
+//! - [`metrics`]: `GET /metrics` (Prometheus) and the request-timing middleware.
+//! - [`ops`]: the ops API (`/ops/...`, admin token) and the embedded dashboard (`GET /ops`).
 //!
 //! Wire conventions:
 //! - Errors are `application/problem+json` with `type` = `https://errors.commerce.example/<code>`,
@@ -33,8 +35,10 @@ pub mod errors;
 pub mod extract;
 pub mod idempotency;
 pub mod limits;
+pub mod metrics;
 pub mod middleware;
 pub mod naive;
+pub mod ops;
 pub mod problem;
 pub mod routes;
 pub mod routes_read;
@@ -74,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         // for being busy would move its load onto the others.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(ops::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes_max))
@@ -81,6 +86,7 @@ pub fn router(state: AppState) -> Router {
             limits.retry_after_secs,
             middleware::retry_after,
         ))
+        .layer(axum::middleware::from_fn(metrics::track_http))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .with_state(state)
 }

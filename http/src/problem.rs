@@ -225,11 +225,14 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        problem_response(
+        let mut response = problem_response(
             self.code.status(),
             self.body_bytes(),
             self.code.is_retryable(),
-        )
+        );
+        // For middleware that counts answers by code (checkout outcomes in `metrics`).
+        response.extensions_mut().insert(self.code);
+        response
     }
 }
 

@@ -10,5 +10,6 @@ mod checkout;
 mod concurrency;
 mod lifecycle;
 mod naive;
+mod observability;
 mod read_models;
 mod restart;
