@@ -1,7 +1,7 @@
 //! SQL of the relay and the consumers, for both dialects, over the pools the stores expose.
 //!
-//! Claiming on Postgres: one statement picks the *heads* — unpublished rows with no earlier
-//! unpublished row of their aggregate and no live lease — with `FOR UPDATE SKIP LOCKED`, then
+//! Claiming on Postgres: one statement picks the *heads* — each aggregate's lowest unpublished
+//! row, when it has no live lease — with `FOR UPDATE SKIP LOCKED`, then
 //! leases them together with the unpublished rows that follow them in their aggregate, in
 //! sequence order, up to the batch bound. A relay thus owns a prefix of an aggregate's
 //! unpublished rows, starting at the oldest, or none of them: any other relay sees either a leased head or an earlier unpublished row
@@ -55,22 +55,36 @@ const SQLITE_COLUMNS: &str = "event_id, aggregate_type, aggregate_id, sequence, 
 fn claim_sql(lock: &str, now: &str) -> String {
     format!(
         "WITH heads AS ( \
-           SELECT o.aggregate_type, o.aggregate_id FROM outbox o \
-           WHERE o.published_at IS NULL \
+           SELECT o.aggregate_type, o.aggregate_id, o.sequence FROM outbox o \
+           WHERE (o.aggregate_type, o.aggregate_id, o.sequence) IN ( \
+               SELECT w.aggregate_type, w.aggregate_id, (SELECT min(e.sequence) FROM outbox e \
+                   WHERE e.published_at IS NULL AND e.aggregate_type = w.aggregate_type \
+                     AND e.aggregate_id = w.aggregate_id) \
+               FROM (SELECT DISTINCT c.aggregate_type, c.aggregate_id FROM ( \
+                   SELECT aggregate_type, aggregate_id FROM outbox WHERE published_at IS NULL \
+                   ORDER BY created_at LIMIT {HEAD_CANDIDATES_MAX}) c) w) \
+             AND o.published_at IS NULL \
              AND (o.lease_until IS NULL OR o.lease_until < {now}) \
-             AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.published_at IS NULL \
-                 AND e.aggregate_type = o.aggregate_type AND e.aggregate_id = o.aggregate_id \
-                 AND e.sequence < o.sequence) \
            ORDER BY o.created_at LIMIT $1 {lock}), \
          ranked AS ( \
            SELECT o.event_id, o.created_at, row_number() OVER ( \
                PARTITION BY o.aggregate_type, o.aggregate_id ORDER BY o.sequence) AS rank \
            FROM outbox o \
            JOIN heads h ON h.aggregate_type = o.aggregate_type AND h.aggregate_id = o.aggregate_id \
-           WHERE o.published_at IS NULL), \
+           WHERE o.published_at IS NULL AND o.sequence < h.sequence + $1), \
          picked AS (SELECT event_id FROM ranked ORDER BY rank, created_at LIMIT $1) "
     )
 }
+
+/// Heads are looked for in the aggregates of this many oldest unpublished rows: one index probe
+/// per distinct aggregate there finds its head (its lowest unpublished sequence). So a claim's
+/// cost does not grow with the backlog, and it never depends on the planner turning a "no
+/// earlier unpublished row" anti-join into something quadratic (Postgres does, once the table
+/// is analyzed). The oldest unpublished row's aggregate is always in the window, so a lone relay
+/// always finds work; with several relays, one may idle while the others hold the leases of
+/// every aggregate in the window. `ranked` is bounded the same way: sequences have no gaps, so
+/// the rows a batch can take lie below the head's sequence plus the batch size.
+const HEAD_CANDIDATES_MAX: u32 = 10_000;
 
 impl Db {
     pub fn dialect(&self) -> &'static str {

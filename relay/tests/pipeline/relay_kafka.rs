@@ -311,3 +311,59 @@ async fn a_relay_crash_after_publishing_republishes_after_the_lease() {
     drop(cluster);
     world.close().await;
 }
+
+/// How fast one relay drains a backlog to the mock cluster (not a pass/fail test; run with
+/// `cargo test -p relay --release --test pipeline relay_throughput -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement, not a check"]
+async fn relay_throughput() {
+    let world = World::new(Backend::Postgres).await;
+    let cluster = mock_cluster(3);
+    let brokers = cluster.bootstrap_servers();
+    let relay::Db::Postgres(pool) = &world.db else {
+        unreachable!("a Postgres world")
+    };
+    // 20,000 rows over 200 aggregates (`RELAY_BENCH_AGGREGATES`; 1 = one hot SKU), as a flash
+    // sale's backlog after an outage would be.
+    let aggregates: i64 = std::env::var("RELAY_BENCH_AGGREGATES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    sqlx::query(
+        "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
+         schema_version, payload, created_at) \
+         SELECT gen_random_uuid(), 'inventory', 'SKU-' || (n % $1), n / $1 + 1, \
+         'inventory.restocked', 1, jsonb_build_object('sku', 'SKU-' || (n % $1), 'quantity', 1), \
+         now() + n * INTERVAL '1 microsecond' FROM generate_series(0, 19999) AS n",
+    )
+    .bind(aggregates)
+    .execute(pool)
+    .await
+    .expect("backlog");
+    let cfg = RelayConfig {
+        batch_size_max: RelayConfig::default().batch_size_max,
+        ..config(10_000)
+    };
+    if std::env::var("RELAY_BENCH_CLAIM").is_ok() {
+        let t = std::time::Instant::now();
+        let claimed = world
+            .db
+            .claim(uuid::Uuid::new_v4(), 500, 1)
+            .await
+            .expect("claim");
+        eprintln!("one claim of {}: {:?}", claimed.len(), t.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let relay = relay_to(&world, &brokers, cfg);
+    let started = std::time::Instant::now();
+    drain(&relay).await;
+    let elapsed = started.elapsed();
+    eprintln!(
+        "relay drained 20000 rows in {:.2} s: {:.0} rows/s",
+        elapsed.as_secs_f64(),
+        20_000.0 / elapsed.as_secs_f64()
+    );
+    assert_eq!(world.pending().await, 0);
+    drop(cluster);
+    world.close().await;
+}
