@@ -272,25 +272,24 @@ impl Db {
         })
     }
 
-    /// The whole retained history of the given aggregate type, in (created, sequence) order,
-    /// a page at a time (`after` = the last row's position in the previous page).
+    /// The whole retained history of the given aggregate type, in (aggregate, sequence) order,
+    /// a page at a time (`after` = the last row's aggregate id and sequence in the previous
+    /// page). Each page is a range scan of the `(aggregate_type, aggregate_id, sequence)` unique
+    /// index, so reading the history costs one pass however long it is.
     pub async fn history(
         &self,
         aggregate_type: &str,
-        after: Option<(i64, String, i64)>,
+        after: Option<(String, i64)>,
         limit: u32,
     ) -> DbResult<Vec<Envelope>> {
-        let (after_ms, after_id, after_seq) = after.unwrap_or((i64::MIN, String::new(), 0));
+        let (after_id, after_seq) = after.unwrap_or((String::new(), 0));
+        let filter = "WHERE aggregate_type = $1 AND (aggregate_id, sequence) > ($2, $3) \
+                      ORDER BY aggregate_id, sequence LIMIT $4";
         match self {
             Db::Postgres(pool) => {
-                let sql = format!(
-                    "SELECT {PG_COLUMNS} FROM outbox WHERE aggregate_type = $1 \
-                     AND (unix_ms(created_at), aggregate_id, sequence) > ($2, $3, $4) \
-                     ORDER BY unix_ms(created_at), aggregate_id, sequence LIMIT $5"
-                );
+                let sql = format!("SELECT {PG_COLUMNS} FROM outbox {filter}");
                 let rows = sqlx::query(&sql)
                     .bind(aggregate_type)
-                    .bind(after_ms)
                     .bind(after_id)
                     .bind(after_seq)
                     .bind(i64::from(limit))
@@ -299,14 +298,9 @@ impl Db {
                 rows.iter().map(pg_envelope).collect()
             }
             Db::Sqlite(pool) => {
-                let sql = format!(
-                    "SELECT {SQLITE_COLUMNS} FROM outbox WHERE aggregate_type = $1 \
-                     AND (created_at, aggregate_id, sequence) > ($2, $3, $4) \
-                     ORDER BY created_at, aggregate_id, sequence LIMIT $5"
-                );
+                let sql = format!("SELECT {SQLITE_COLUMNS} FROM outbox {filter}");
                 let rows = sqlx::query(&sql)
                     .bind(aggregate_type)
-                    .bind(after_ms)
                     .bind(after_id)
                     .bind(after_seq)
                     .bind(i64::from(limit))

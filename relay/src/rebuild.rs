@@ -25,11 +25,7 @@ pub async fn rebuild_read_models(db: &Db) -> Result<Rebuilt, sqlx::Error> {
     loop {
         let page = db.history("order", after.clone(), PAGE_ROWS_MAX).await?;
         let Some(last) = page.last() else { break };
-        after = Some((
-            last.occurred_at_ms,
-            last.aggregate_id.clone(),
-            last.sequence,
-        ));
+        after = Some((last.aggregate_id.clone(), last.sequence));
         for envelope in &page {
             match apply_once(db, &projector, envelope).await {
                 Ok(Outcome::Applied | Outcome::Duplicate | Outcome::DeadLettered { .. }) => {

@@ -166,11 +166,7 @@ impl World {
                     .await
                     .expect("history");
                 let Some(last) = page.last() else { break };
-                after = Some((
-                    last.occurred_at_ms,
-                    last.aggregate_id.clone(),
-                    last.sequence,
-                ));
+                after = Some((last.aggregate_id.clone(), last.sequence));
                 all.extend(page);
             }
         }
