@@ -50,6 +50,36 @@ ensure_kafka_build_and_tools() {
   fi
 }
 
+# The dashboard's browser test drives Debian's chromium with playwright-core (an npm package with
+# no browser download of its own). Installs only what is missing; idempotent.
+ensure_dashboard_e2e_tools() {
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      log "installing ${missing[*]}"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      echo "missing ${missing[*]} and cannot install them here" >&2
+      exit 1
+    fi
+  fi
+  if [ ! -f tests/e2e/node_modules/playwright-core/package.json ]; then
+    log "installing playwright-core (tests/e2e)"
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# Starts the real server, drives a small sale, opens GET /ops in headless chromium and checks the
+# page's figures against /metrics; leaves target/artifacts/ops-dashboard.png.
+run_dashboard_e2e() {
+  cargo build --bin commerce
+  COMMERCE_BIN="$PWD/target/debug/commerce" CHROMIUM="$(command -v chromium)" \
+    timeout 120 node tests/e2e/dashboard.mjs
+}
+
 drop_stale_test_databases() {
   # Tests create one database per test; a killed run leaves some behind.
   psql "$TEST_DATABASE_URL" -Atqc \
@@ -66,6 +96,12 @@ cargo fmt --all -- --check
 
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+if [ "$#" -eq 0 ]; then
+  log "dashboard end-to-end (headless chromium)"
+  ensure_dashboard_e2e_tools
+  run_dashboard_e2e
+fi
 
 log "cargo test"
 cargo test --workspace "$@"

@@ -170,6 +170,7 @@ async fn fail(
     reason: FailureReason,
     declined: Option<PaymentId>,
 ) -> Result<Order, AppError> {
+    metrics::counter!("saga_compensations_total", "reason" => reason.as_str()).increment(1);
     release_stock(c, order).await?;
     let mut steps = Vec::new();
     if let Some(payment_id) = declined {

@@ -119,7 +119,52 @@ async fn metrics_have_buckets_no_ids_and_move_with_a_checkout() {
     let (_, last) = scrape(&app).await;
     let out_of_stock = "checkout_outcomes_total{outcome=\"out_of_stock\"}";
     assert!(value(&last, out_of_stock) >= value(&after, out_of_stock) + 1.0);
+    // A declined payment compensates: the reservation is released.
+    let declined = app
+        .buy_now("MET-1", 1, "metrics-buy-declined", "tok_decline")
+        .await;
+    assert_eq!(declined.status, 402);
+    let (text, _) = scrape(&app).await;
+    assert!(text.contains("saga_compensations_total{reason=\"payment_declined\"}"));
+    grafana_queries_name_served_metrics(&text);
     app.stop().await;
+}
+
+/// Every metric the Grafana dashboard in docker/ queries is one `/metrics` serves: a renamed
+/// metric fails here, not silently on an operator's screen.
+fn grafana_queries_name_served_metrics(scrape: &str) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docker/grafana/dashboards/commerce.json"
+    );
+    let dashboard: Value = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .expect("the Grafana dashboard is JSON");
+    let panels = dashboard["panels"].as_array().cloned().unwrap_or_default();
+    assert!(!panels.is_empty());
+    let families = [
+        "_bucket", "_sum", "_count", "_total", "_seconds", "_size", "_alive", "_depth", "_pending",
+        "_flight",
+    ];
+    for panel in panels {
+        for target in panel["targets"].as_array().cloned().unwrap_or_default() {
+            let expr = target["expr"].as_str().unwrap_or_default();
+            let names = expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.contains('_') && families.iter().any(|f| w.ends_with(f)));
+            for name in names {
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .unwrap_or(name);
+                assert!(
+                    scrape.contains(&format!("# TYPE {family} ")),
+                    "the dashboard queries {name}, which /metrics does not serve"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
