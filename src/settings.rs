@@ -180,6 +180,15 @@ mod tests {
     }
 
     #[test]
+    fn metrics_are_on_unless_switched_off() {
+        assert!(settings(&[]).expect("defaults").metrics_enabled);
+        let off = settings(&[("METRICS_ENABLED", "false")]).expect("valid");
+        assert!(!off.metrics_enabled);
+        let err = settings(&[("METRICS_ENABLED", "nope")]).expect_err("not a bool");
+        assert!(err.contains("METRICS_ENABLED"), "{err}");
+    }
+
+    #[test]
     fn secrets_never_print() {
         let s = settings(&[
             ("ADMIN_TOKEN", "hunter2"),
