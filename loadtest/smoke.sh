@@ -19,10 +19,10 @@ DURATION_S="${SMOKE_DURATION_S:-3}"
 # SMOKE_SKIP_BUILD=1 uses the binaries already in target/ (e.g. while the tree is mid-change).
 if [ "$PROFILE" = release ]; then
   [ -n "${SMOKE_SKIP_BUILD:-}" ] || cargo build --release --bin commerce -p loadtest --bin loadtest
-  BIN=target/release
+  BIN="${CARGO_TARGET_DIR:-target}/release"
 else
   [ -n "${SMOKE_SKIP_BUILD:-}" ] || cargo build --bin commerce -p loadtest --bin loadtest
-  BIN=target/debug
+  BIN="${CARGO_TARGET_DIR:-target}/debug"
 fi
 
 WORK="$(mktemp -d)"

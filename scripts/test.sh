@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
+# Where cargo puts binaries: CI caches it outside the clone (see .ci/run).
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 ensure_postgres() {
@@ -76,7 +79,7 @@ ensure_dashboard_e2e_tools() {
 # page's figures against /metrics; leaves target/artifacts/ops-dashboard.png.
 run_dashboard_e2e() {
   cargo build --bin commerce
-  COMMERCE_BIN="$PWD/target/debug/commerce" CHROMIUM="$(command -v chromium)" \
+  COMMERCE_BIN="$TARGET_DIR/debug/commerce" CHROMIUM="$(command -v chromium)" \
     timeout 120 node tests/e2e/dashboard.mjs
 }
 
