@@ -107,8 +107,12 @@ if [ "$#" -eq 0 ]; then
 fi
 
 log "cargo test"
-cargo test --workspace "$@"
+TEST_LOG="$(mktemp)"
+cargo test --workspace "$@" 2>&1 | tee "$TEST_LOG"
 
 log "load tool smoke: every scenario against the real server on both stores, books verified"
 # cargo test built the debug binaries this uses.
 SMOKE_SKIP_BUILD=1 loadtest/smoke.sh
+
+# One closing line with the totals of every cargo test binary above.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "total: %d passed, %d failed\n", passed, failed }' "$TEST_LOG"
