@@ -70,34 +70,10 @@ pub(super) async fn insert_order(
     o: &OrderSnapshot,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let a = &o.shipping_address;
-    sqlx::query(
-        "INSERT INTO orders (order_id, customer_id, cart_id, status, total_minor, currency,
-             ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country,
-             shipment_id, failure_reason, placed_at, version, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                 from_unix_ms($15), $16, from_unix_ms($17))",
-    )
-    .bind(uuid(o.id.as_u128()))
-    .bind(o.customer.map(|c| uuid(c.as_u128())))
-    .bind(o.cart_id.map(|c| uuid(c.as_u128())))
-    .bind(o.status.as_str())
-    .bind(o.total.amount_minor())
-    .bind(o.total.currency().as_str())
-    .bind(a.name())
-    .bind(a.line1())
-    .bind(a.line2())
-    .bind(a.city())
-    .bind(a.postal_code())
-    .bind(a.country().as_str().to_owned())
-    .bind(o.shipment_id.as_ref().map(|s| s.as_str()))
-    .bind(o.failure_reason.map(|r| r.as_str()))
-    .bind(o.placed_at.unix_ms())
-    .bind(to_i64(o.version, "order version")?)
-    .bind(now.unix_ms())
-    .execute(&mut *conn)
-    .await
-    .map_err(error::map)?;
+    let version = to_i64(o.version, "order version")?;
+    crate::pg::order::insert_order(conn, o, version, now.unix_ms())
+        .await
+        .map_err(error::map)?;
     insert_order_lines(conn, o).await?;
     if let Some(p) = o.payment {
         sqlx::query(

@@ -9,7 +9,7 @@
 mod aggregates;
 mod key_writer;
 mod keys;
-mod order;
+pub(crate) mod order;
 mod order_group;
 
 use std::time::Duration;

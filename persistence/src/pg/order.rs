@@ -102,7 +102,8 @@ impl PgStore {
         };
         let order = &last.order;
         if plan.expected_version == 0 {
-            versioned(&plan, insert_order(&mut tx, &plan, order).await)?;
+            let written = insert_order(&mut tx, order, plan.version, plan.updated_at_ms).await;
+            versioned(&plan, written)?;
             insert_order_lines(&mut tx, order).await?;
         } else {
             versioned(&plan, update_order(&mut tx, &plan, order).await)?;
@@ -137,10 +138,13 @@ fn order_row(t: OrderTuple) -> OrderRow {
     }
 }
 
-async fn insert_order(
+/// The order row as placed, at `version`. Shared with the naive-sql baseline, which writes the
+/// same row in its one transaction.
+pub(crate) async fn insert_order(
     tx: &mut PgConnection,
-    plan: &Plan,
     o: &OrderSnapshot,
+    version: i64,
+    updated_at_ms: i64,
 ) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
     let a = &o.shipping_address;
     sqlx::query(
@@ -165,8 +169,8 @@ async fn insert_order(
     .bind(o.shipment_id.as_ref().map(|s| s.as_str()))
     .bind(o.failure_reason.map(|r| r.as_str()))
     .bind(o.placed_at.unix_ms())
-    .bind(plan.version)
-    .bind(plan.updated_at_ms)
+    .bind(version)
+    .bind(updated_at_ms)
     .execute(&mut *tx)
     .await
 }
