@@ -57,7 +57,6 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
         started_at: now,
         updated_at: now,
     };
-    let lines = plan.lines.clone();
     let place = order::Command::Place {
         customer: plan.customer,
         cart_id: plan.cart_id,
@@ -84,7 +83,7 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
             return Err(e);
         }
     };
-    match reserve_all(c, plan.order_id, &lines).await? {
+    match reserve_all(c, order.id(), order.lines()).await? {
         Some(reason) => fail(c, record, &order, reason, None).await,
         None => forward(c, record, order).await,
     }
@@ -355,10 +354,7 @@ async fn commit_stock(c: &Inner, order: &Order) -> Result<(), AppError> {
 
 /// Puts the order's units back: held reservations are released, committed ones returned.
 pub async fn release_stock(c: &Inner, order: &Order) -> Result<(), AppError> {
-    release_lines(c, order.id(), order.lines()).await
-}
-
-async fn release_lines(c: &Inner, order_id: OrderId, lines: &[OrderLine]) -> Result<(), AppError> {
+    let (order_id, lines) = (order.id(), order.lines());
     for line in lines {
         let reservation_id = reservation_id(order_id, line.sku());
         let release = inventory::Command::Release { reservation_id };
