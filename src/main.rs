@@ -15,21 +15,77 @@ const USAGE: &str = "usage: commerce [serve|migrate|relay|rebuild-read-models]\n
   rebuild-read-models  rebuild the order read model from the outbox history and exit\n\n\
   Configuration comes from the environment; see README.md.";
 
-fn init_logging() {
+/// Structured logs (JSON unless stdout is a terminal) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is
+/// set, trace export over OTLP (HTTP/protobuf). Returns the tracer provider to flush at exit.
+fn init_logging() -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // Humans at a terminal get readable lines; everything else (files, collectors) gets JSON.
-    if std::io::stdout().is_terminal() {
-        builder.init();
-    } else {
-        builder.json().init();
+    let terminal = std::io::stdout().is_terminal();
+    let (provider, otel) = match otlp_tracer_provider() {
+        Ok(Some(provider)) => {
+            use opentelemetry::trace::TracerProvider as _;
+            let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("commerce"));
+            (Some(provider), Some(layer))
+        }
+        Ok(None) => (None, None),
+        Err(e) => {
+            eprintln!("OTLP trace export disabled: {e}");
+            (None, None)
+        }
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(terminal.then(tracing_subscriber::fmt::layer))
+        .with((!terminal).then(|| tracing_subscriber::fmt::layer().json()))
+        .with(otel)
+        .init();
+    provider
+}
+
+/// The OTLP exporter reads `OTEL_EXPORTER_OTLP_ENDPOINT` (and the other standard `OTEL_*`
+/// variables) itself and posts to `<endpoint>/v1/traces`; without the variable, no export at all.
+fn otlp_tracer_provider() -> anyhow::Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>> {
+    let configured = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()));
+    if !configured {
+        return Ok(None);
     }
+    use opentelemetry_otlp::WithExportConfig as _;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .build()?;
+    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "commerce".to_string());
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name(service)
+                .build(),
+        )
+        .build();
+    Ok(Some(provider))
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    init_logging();
+    let tracer_provider = init_logging();
+    let code = run().await;
+    if let Some(provider) = tracer_provider {
+        // Flushes the spans still batched; blocking, so off the async worker.
+        let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+    }
+    code
+}
+
+async fn run() -> std::process::ExitCode {
     let command = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "serve".to_string());

@@ -29,6 +29,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// Header on answers this request did not compute itself.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -111,7 +112,10 @@ where
     Fut: Future<Output = Result<Order, AppError>> + Send + 'static,
 {
     let (state, claim) = (state.clone(), claim.clone());
-    let attempt = tokio::spawn(async move { first_attempt(&state, &claim, order_id, place).await });
+    // The request's span goes with the task, so the saga's commands carry its request id.
+    let attempt = tokio::spawn(
+        async move { first_attempt(&state, &claim, order_id, place).await }.in_current_span(),
+    );
     attempt.await.unwrap_or_else(|e| {
         tracing::error!(error = %e, %order_id, "checkout task failed");
         Err(ApiError::new(Code::Internal, "an internal error occurred")
@@ -258,14 +262,17 @@ async fn answer_and_complete(state: &AppState, claim: &Claim, order: &Order) -> 
     // The order is durable and terminal for the saga, so the answer does not wait for the key's
     // record: a retry that finds the key still in progress answers from the order itself. That
     // takes one durable round trip off every checkout's latency.
-    tokio::spawn(async move {
-        if let Err(e) = store
-            .complete_idempotency_key(&scope, &key, status, &body)
-            .await
-        {
-            tracing::warn!(error = %e, %scope, "could not store an idempotent answer");
+    tokio::spawn(
+        async move {
+            if let Err(e) = store
+                .complete_idempotency_key(&scope, &key, status, &body)
+                .await
+            {
+                tracing::warn!(error = %e, %scope, "could not store an idempotent answer");
+            }
         }
-    });
+        .in_current_span(),
+    );
     answer
 }
 

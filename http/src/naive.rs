@@ -32,6 +32,7 @@ use persistence::naive::{AnswerFormat, KeyClaim, NaiveSqlEngine, Placement, Stor
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// What every baseline handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -289,11 +290,14 @@ async fn checkout(
     // Its own task, as in the actor engine: a client that disconnects must not cut the
     // placement between the payment authorization and the transaction.
     let engine = state.engine.clone();
-    let placed = tokio::spawn(async move {
-        engine
-            .checkout(&claim, cart_id, token, address, &ANSWERS)
-            .await
-    });
+    let placed = tokio::spawn(
+        async move {
+            engine
+                .checkout(&claim, cart_id, token, address, &ANSWERS)
+                .await
+        }
+        .in_current_span(),
+    );
     placement_response(joined(placed).await?)
 }
 
@@ -316,11 +320,14 @@ async fn buy_now(
     let token = order.payment_token.into_string();
     let address = order.shipping_address;
     let engine = state.engine.clone();
-    let placed = tokio::spawn(async move {
-        engine
-            .buy_now(&claim, items, token, address, &ANSWERS)
-            .await
-    });
+    let placed = tokio::spawn(
+        async move {
+            engine
+                .buy_now(&claim, items, token, address, &ANSWERS)
+                .await
+        }
+        .in_current_span(),
+    );
     placement_response(joined(placed).await?)
 }
 

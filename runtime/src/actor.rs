@@ -23,6 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 /// How many consecutive failed reloads an actor tolerates before it gives up and stops.
 const RELOAD_ATTEMPTS_MAX: u32 = 5;
@@ -33,6 +34,9 @@ pub(crate) struct Envelope<E: Entity> {
     reply: oneshot::Sender<Outcome<E>>,
     /// When it was put in the mailbox, for `actor_mailbox_wait_seconds`.
     sent: Instant,
+    /// The sender's tracing span (whatever it carries, e.g. a request id), entered while the
+    /// command is decided and linked from the commit of its batch.
+    span: tracing::Span,
 }
 
 impl<E: Entity> Envelope<E> {
@@ -41,6 +45,7 @@ impl<E: Entity> Envelope<E> {
             command,
             reply,
             sent: Instant::now(),
+            span: tracing::Span::current(),
         }
     }
 }
@@ -72,6 +77,8 @@ struct Queued<E: Entity> {
     reply: oneshot::Sender<Outcome<E>>,
     answer: Result<E::Reply, E::Rejection>,
     change: Option<E::Change>,
+    /// The command's span, which the commit span of its batch follows from.
+    span: tracing::Span,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,7 +227,14 @@ impl<E: Entity> EntityActor<E> {
         };
         self.inner.stats.command();
         self.probe.commands.fetch_add(1, Ordering::Relaxed);
-        let Envelope { command, reply, .. } = envelope;
+        let Envelope {
+            command,
+            reply,
+            span,
+            ..
+        } = envelope;
+        // Logs emitted while deciding carry the sender's span (and so its request id).
+        let entered = span.enter();
         let name = E::command_name(&command);
         let started = Instant::now();
         // A panic while deciding is this actor's failure, not the thread's: catch it here, answer
@@ -228,14 +242,17 @@ impl<E: Entity> EntityActor<E> {
         let decided = catch_unwind(AssertUnwindSafe(|| state.decide(command)));
         metrics::histogram!("actor_command_duration_seconds", "actor_type" => E::KIND, "command" => name)
             .record(started.elapsed().as_secs_f64());
+        tracing::debug!(kind = E::KIND, id = %self.id, command = name, outcome = decision_name(&decided), "command decided");
+        drop(entered);
         match decided {
-            Ok(Decision::Reply(answer)) => self.enqueue(reply, Ok(answer), None),
-            Ok(Decision::Reject(rejection)) => self.enqueue(reply, Err(rejection), None),
+            Ok(Decision::Reply(answer)) => self.enqueue(reply, Ok(answer), None, span),
+            Ok(Decision::Reject(rejection)) => self.enqueue(reply, Err(rejection), None, span),
             Ok(Decision::Persist {
                 reply: answer,
                 change,
-            }) => self.enqueue(reply, Ok(answer), Some(change)),
+            }) => self.enqueue(reply, Ok(answer), Some(change), span),
             Err(payload) => {
+                let _entered = span.enter();
                 let message = panic_message(payload.as_ref());
                 self.inner.stats.failed();
                 self.inner
@@ -255,6 +272,7 @@ impl<E: Entity> EntityActor<E> {
         reply: oneshot::Sender<Outcome<E>>,
         answer: Result<E::Reply, E::Rejection>,
         change: Option<E::Change>,
+        span: tracing::Span,
     ) {
         if change.is_none() && self.queued.is_empty() && !self.in_flight {
             // Nothing uncommitted to wait for: answer straight from memory.
@@ -265,6 +283,7 @@ impl<E: Entity> EntityActor<E> {
             reply,
             answer,
             change,
+            span,
         });
     }
 
@@ -281,14 +300,23 @@ impl<E: Entity> EntityActor<E> {
             }
             self.in_flight = true;
             self.inner.stats.batch(changes.len());
+            // A root span of its own (a batch serves several senders), linked to each command's.
+            let span = tracing::info_span!(parent: None, "commit", kind = E::KIND, id = %self.id, batch = changes.len());
+            for q in &replies {
+                span.follows_from(&q.span);
+            }
             let shard = &self.inner.shards[self.shard];
-            let commit = self
-                .inner
-                .io
-                .spawn(shard.coalescer.commit(self.id.clone(), changes));
+            let commit = self.inner.io.spawn(
+                shard
+                    .coalescer
+                    .commit(self.id.clone(), changes)
+                    .instrument(span.clone()),
+            );
             ctx.spawn(wrap_future(commit).map(move |res, act: &mut Self, ctx| {
+                let _entered = span.enter();
                 let res = res
                     .unwrap_or_else(|e| Err(StoreError::Other(format!("commit task failed: {e}"))));
+                tracing::debug!(kind = E::KIND, id = %act.id, ok = res.is_ok(), "batch committed");
                 act.committed(res, replies, ctx);
             }));
         }
@@ -489,6 +517,16 @@ impl<E: Entity> EntityActor<E> {
         if self.probe.depth.load(Ordering::Acquire) == 0 && !self.in_flight {
             ctx.stop();
         }
+    }
+}
+
+/// How a decision went, for the `command decided` debug line.
+fn decision_name<E: Entity>(decided: &std::thread::Result<Decision<E>>) -> &'static str {
+    match decided {
+        Ok(Decision::Reply(_)) => "reply",
+        Ok(Decision::Reject(_)) => "reject",
+        Ok(Decision::Persist { .. }) => "persist",
+        Err(_) => "panic",
     }
 }
 
