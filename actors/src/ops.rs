@@ -96,7 +96,7 @@ pub struct KindOverview {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hotness {
     MailboxDepth,
-    /// Commands handled since activation.
+    /// Command rate: commands per minute since activation.
     Commands,
 }
 
@@ -123,7 +123,7 @@ fn hottest<E: runtime::Entity>(
 ) -> Vec<TypedActorView> {
     let key = move |v: &ActorView| match by {
         Hotness::MailboxDepth => v.mailbox_depth as u64,
-        Hotness::Commands => v.commands,
+        Hotness::Commands => v.commands_per_minute(),
     };
     sharding
         .top_by(n, key)

@@ -150,6 +150,7 @@ fn view_json(kind: &str, v: &ActorView) -> Value {
         "shard": v.shard,
         "mailbox_depth": v.mailbox_depth,
         "commands": v.commands,
+        "commands_per_minute": v.commands_per_minute(),
         "restarts": v.restarts,
         "idle_ms": v.idle_ms,
     })

@@ -37,6 +37,8 @@ pub struct Probe {
     pub(crate) last_active_ms: AtomicU64,
     pub(crate) commands: AtomicU64,
     pub(crate) restarts: AtomicU64,
+    /// Milliseconds since the sharding layer's origin at activation: the base of command rates.
+    activated_ms: u64,
 }
 
 impl Probe {
@@ -46,6 +48,7 @@ impl Probe {
             last_active_ms: AtomicU64::new(now_ms),
             commands: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
+            activated_ms: now_ms,
         }
     }
 }
@@ -59,6 +62,16 @@ pub struct ActorView {
     pub commands: u64,
     pub restarts: u64,
     pub idle_ms: u64,
+    /// How long the actor has been live.
+    pub age_ms: u64,
+}
+
+impl ActorView {
+    /// Commands handled per minute since activation (the first second counts as a whole second,
+    /// so a fresh actor is not ranked hottest by one command).
+    pub fn commands_per_minute(&self) -> u64 {
+        self.commands.saturating_mul(60_000) / self.age_ms.max(1_000)
+    }
 }
 
 pub(crate) struct Slot<E: Entity> {
@@ -505,6 +518,7 @@ fn view_of<Id: std::fmt::Display>(id: &Id, shard: usize, probe: &Probe, now_ms: 
         commands: probe.commands.load(Ordering::Relaxed),
         restarts: probe.restarts.load(Ordering::Relaxed),
         idle_ms: now_ms.saturating_sub(probe.last_active_ms.load(Ordering::Relaxed)),
+        age_ms: now_ms.saturating_sub(probe.activated_ms),
     }
 }
 

@@ -444,3 +444,45 @@ async fn cold_actors_of_one_shard_share_transactions() {
     );
     system.shutdown();
 }
+
+#[test]
+fn hotness_by_rate_ranks_by_commands_per_minute_since_activation() {
+    let view = |commands, age_ms| runtime::ActorView {
+        id: "x".into(),
+        shard: 0,
+        mailbox_depth: 0,
+        commands,
+        restarts: 0,
+        idle_ms: 0,
+        age_ms,
+    };
+    assert_eq!(view(120, 60_000).commands_per_minute(), 120);
+    assert_eq!(
+        view(1_000, 600_000).commands_per_minute(),
+        100,
+        "old but slow"
+    );
+    assert_eq!(
+        view(1, 10).commands_per_minute(),
+        60,
+        "the first second counts whole"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hottest_actor_by_rate_is_the_busy_one() {
+    let (system, sharding, _store) = start(config());
+    add(&sharding, "quiet", 1)
+        .await
+        .expect("dispatched")
+        .expect("accepted");
+    for _ in 0..50 {
+        add(&sharding, "busy", 1)
+            .await
+            .expect("dispatched")
+            .expect("accepted");
+    }
+    let top = sharding.top_by(1, |v| v.commands_per_minute());
+    assert_eq!(top.first().map(|v| v.id.as_str()), Some("busy"));
+    system.shutdown();
+}
