@@ -74,7 +74,7 @@ pub(super) async fn insert_order(
     crate::pg::order::insert_order(conn, o, version, now.unix_ms())
         .await
         .map_err(error::map)?;
-    insert_order_lines(conn, o).await?;
+    crate::pg::order::insert_order_lines(conn, o).await?;
     if let Some(p) = o.payment {
         sqlx::query(
             "INSERT INTO payments (payment_id, order_id, amount_minor, currency, status, updated_at)
@@ -90,47 +90,6 @@ pub(super) async fn insert_order(
         .await
         .map_err(error::map)?;
     }
-    Ok(())
-}
-
-async fn insert_order_lines(conn: &mut PgConnection, o: &OrderSnapshot) -> Result<(), StoreError> {
-    let skus: Vec<&str> = o.lines.iter().map(|l| l.sku().as_str()).collect();
-    let quantities: Vec<i64> = o
-        .lines
-        .iter()
-        .map(|l| i64::from(l.quantity().get()))
-        .collect();
-    let prices: Vec<i64> = o
-        .lines
-        .iter()
-        .map(|l| l.unit_price().amount_minor())
-        .collect();
-    let totals: Vec<i64> = o
-        .lines
-        .iter()
-        .map(|l| l.line_total().amount_minor())
-        .collect();
-    let currencies: Vec<String> = o
-        .lines
-        .iter()
-        .map(|l| l.unit_price().currency().to_string())
-        .collect();
-    sqlx::query(
-        "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor,
-                                  line_total_minor, currency)
-         SELECT $1, (u.line_no - 1)::INTEGER, u.sku, u.quantity, u.price, u.total, u.currency
-         FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[])
-              WITH ORDINALITY AS u (sku, quantity, price, total, currency, line_no)",
-    )
-    .bind(uuid(o.id.as_u128()))
-    .bind(&skus)
-    .bind(&quantities)
-    .bind(&prices)
-    .bind(&totals)
-    .bind(&currencies)
-    .execute(conn)
-    .await
-    .map_err(error::map)?;
     Ok(())
 }
 

@@ -198,7 +198,11 @@ async fn update_order(
     .await
 }
 
-async fn insert_order_lines(tx: &mut PgConnection, o: &OrderSnapshot) -> Result<(), StoreError> {
+/// The order's lines, numbered in order. Shared with the naive-sql baseline.
+pub(crate) async fn insert_order_lines(
+    tx: &mut PgConnection,
+    o: &OrderSnapshot,
+) -> Result<(), StoreError> {
     let skus: Vec<&str> = o.lines.iter().map(|l| l.sku().as_str()).collect();
     let quantities: Vec<i64> = o
         .lines
