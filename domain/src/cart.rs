@@ -106,6 +106,11 @@ pub enum Command {
     AbortCheckout {
         order_id: OrderId,
     },
+    /// A shopper logging in takes over the guest cart they filled before: the cart keeps its
+    /// lines and from then on belongs to `customer`. Only an open guest cart can be claimed.
+    Claim {
+        customer: CustomerId,
+    },
 }
 
 /// What happened to a cart.
@@ -137,6 +142,10 @@ pub enum Event {
     CheckoutAborted {
         order_id: OrderId,
     },
+    /// A guest cart now belongs to `customer`.
+    Claimed {
+        customer: CustomerId,
+    },
 }
 
 /// Why a cart command was rejected.
@@ -156,6 +165,8 @@ pub enum Error {
     LineNotFound,
     Empty,
     CheckoutMismatch,
+    /// The cart belongs to another customer, so it cannot be claimed.
+    OwnedByAnother,
     /// A currency mismatch between lines, or a total that would overflow.
     Money(MoneyError),
 }
@@ -173,6 +184,7 @@ impl fmt::Display for Error {
             Error::LineNotFound => f.write_str("cart has no line for this sku"),
             Error::Empty => f.write_str("cart is empty"),
             Error::CheckoutMismatch => f.write_str("cart is not checking out into this order"),
+            Error::OwnedByAnother => f.write_str("cart belongs to another customer"),
             Error::Money(e) => write!(f, "cart total: {e}"),
         }
     }
@@ -296,6 +308,7 @@ impl Cart {
             Command::BeginCheckout { order_id } => self.begin_checkout(*order_id),
             Command::CompleteCheckout { order_id } => self.complete_checkout(*order_id),
             Command::AbortCheckout { order_id } => self.abort_checkout(*order_id),
+            Command::Claim { customer } => self.claim(*customer),
         }
     }
 
@@ -400,6 +413,20 @@ impl Cart {
         }
     }
 
+    fn claim(&self, customer: CustomerId) -> Result<Vec<Event>, Error> {
+        match self.customer {
+            // A retried login attaches the same cart again: nothing to do.
+            Some(owner) if owner == customer => Ok(vec![]),
+            Some(_) => Err(Error::OwnedByAnother),
+            None => {
+                // A checked-out cart's order was placed as a guest and stays a guest order;
+                // moving the cart alone would split the two.
+                self.ensure_open()?;
+                Ok(vec![Event::Claimed { customer }])
+            }
+        }
+    }
+
     fn ensure_open(&self) -> Result<(), Error> {
         match self.status {
             CartStatus::Open => Ok(()),
@@ -470,6 +497,7 @@ impl Cart {
                 }
             }
             Event::CheckoutAborted { .. } => self.status = CartStatus::Open,
+            Event::Claimed { customer } => self.customer = Some(*customer),
         }
         self.version += 1;
         self.debug_assert_invariants();
@@ -650,6 +678,7 @@ mod tests {
             Command::BeginCheckout { order_id: ORDER },
             Command::CompleteCheckout { order_id: ORDER },
             Command::AbortCheckout { order_id: ORDER },
+            Command::Claim { customer: ALICE },
         ];
         for cmd in commands {
             then_error(when(&[], cmd), Error::NotFound);
@@ -675,6 +704,52 @@ mod tests {
             customer: Some(ALICE),
         };
         then(when(&[created()], cmd), vec![]);
+    }
+
+    fn guest_cart() -> Vec<Event> {
+        vec![Event::Created { customer: None }, added("A", 2, 100)]
+    }
+
+    #[test]
+    fn claim_gives_an_open_guest_cart_to_the_customer_with_its_lines() {
+        then(
+            when(&guest_cart(), Command::Claim { customer: BOB }),
+            vec![Event::Claimed { customer: BOB }],
+        );
+        let mut history = guest_cart();
+        history.push(Event::Claimed { customer: BOB });
+        let cart = given(&history);
+        assert_eq!(cart.customer(), Some(BOB));
+        assert_eq!(cart.lines().len(), 1);
+        assert_eq!(cart.status(), CartStatus::Open);
+    }
+
+    #[test]
+    fn claim_by_the_owner_again_is_idempotent() {
+        then(
+            when(&[created()], Command::Claim { customer: ALICE }),
+            vec![],
+        );
+    }
+
+    #[test]
+    fn claim_of_another_customers_cart_is_rejected() {
+        then_error(
+            when(&[created()], Command::Claim { customer: BOB }),
+            Error::OwnedByAnother,
+        );
+    }
+
+    #[test]
+    fn claim_of_a_guest_cart_in_checkout_is_rejected() {
+        let mut history = guest_cart();
+        history.push(Event::CheckoutStarted { order_id: ORDER });
+        then_error(
+            when(&history, Command::Claim { customer: BOB }),
+            Error::NotOpen {
+                status: "checking_out",
+            },
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`ids`]: UUID-like ids, `SkuCode`, `Quantity`, `ShipmentId`.
 //! - [`money`]: `Currency` and non-negative integer `Money`.
 //! - [`limits`]: every named upper bound and the relations between them.
+//! - [`account`]: `Email` and `Password`, the rules for a shopper's credentials.
 //! - [`corrupt`]: `CorruptState`, returned when stored state breaks an invariant.
 //! - Aggregates, each with one `Command`, one past-tense `Event` and one
 //!   `Error` enum, `handle(&self, ..) -> Result<Vec<Event>, Error>` holding
@@ -23,6 +24,7 @@
 //! concurrency, a `XSnapshot` with public fields for storage, and a
 //! `restore` that checks invariants on the way back in.
 
+pub mod account;
 pub mod cart;
 pub mod catalog;
 pub mod corrupt;
@@ -33,6 +35,7 @@ pub mod money;
 pub mod order;
 pub mod time;
 
+pub use account::{Email, EmailError, Password, PasswordError};
 pub use cart::{Cart, CartLine, CartSnapshot, CartStatus};
 pub use catalog::{Product, ProductName, ProductSnapshot};
 pub use corrupt::CorruptState;

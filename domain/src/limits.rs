@@ -29,6 +29,17 @@ pub const ADDRESS_FIELD_CHARS_MAX: usize = 200;
 /// doubles, exact only up to 2^53 - 1.
 pub const INVENTORY_UNITS_MAX: u64 = (1 << 53) - 1;
 
+/// Bytes in an email address: RFC 5321's limit on a forward path.
+pub const EMAIL_BYTES_MAX: usize = 254;
+
+/// Characters in a password, at least: length is what makes a password hard to guess (NIST SP
+/// 800-63B asks for at least 8).
+pub const PASSWORD_CHARS_MIN: usize = 8;
+
+/// Characters in a password, at most: long passphrases are welcome, but the bound keeps request
+/// bodies and hashing input bounded.
+pub const PASSWORD_CHARS_MAX: usize = 128;
+
 // Checkout turns every cart line into an order line, so an order must be
 // able to hold a full cart.
 const _: () = assert!(ORDER_LINES_MAX >= CART_LINES_MAX);
