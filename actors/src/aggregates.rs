@@ -263,6 +263,7 @@ impl Aggregate for Cart {
             cart::Command::BeginCheckout { .. } => "begin_checkout",
             cart::Command::CompleteCheckout { .. } => "complete_checkout",
             cart::Command::AbortCheckout { .. } => "abort_checkout",
+            cart::Command::Claim { .. } => "claim",
         }
     }
     fn load(store: Arc<dyn Store>, id: CartId) -> BoxFuture<'static, Result<Self, StoreError>> {

@@ -1,6 +1,7 @@
 //! The application facade: the use cases the HTTP edge calls. It owns one sharding per aggregate
 //! kind and the ports, and runs the background work (saga recovery, reservation expiry).
 
+use crate::accounts::{Accounts, AccountsConfig};
 use crate::aggregates::{InventoryCommand, InventoryView, OrderCommand};
 use crate::error::AppError;
 use crate::hosted::{Aggregate, Ask, Hosted, HostedStore};
@@ -32,6 +33,8 @@ pub struct CommerceConfig {
     pub recovery_interval: Duration,
     /// Upper bound of sagas or SKUs handled per background pass.
     pub background_batch_max: u32,
+    /// Sessions, token lifetime and password hashing.
+    pub accounts: AccountsConfig,
 }
 
 impl Default for CommerceConfig {
@@ -43,6 +46,34 @@ impl Default for CommerceConfig {
             saga_stuck_after: Duration::from_secs(60),
             recovery_interval: Duration::from_secs(10),
             background_batch_max: 100,
+            accounts: AccountsConfig::default(),
+        }
+    }
+}
+
+/// Who is asking: a guest (no token) or a logged-in customer. Guest carts and guest orders are
+/// reachable by anyone holding their unguessable id; a customer's only with that customer's
+/// token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shopper {
+    Guest,
+    Customer(CustomerId),
+}
+
+impl Shopper {
+    /// The customer to record on a new cart or order.
+    pub fn customer(self) -> Option<CustomerId> {
+        match self {
+            Shopper::Guest => None,
+            Shopper::Customer(customer) => Some(customer),
+        }
+    }
+
+    /// Whether this shopper may reach something owned by `owner` (`None`: a guest's).
+    pub fn may_reach(self, owner: Option<CustomerId>) -> bool {
+        match owner {
+            None => true,
+            Some(owner) => self == Shopper::Customer(owner),
         }
     }
 }
@@ -65,6 +96,7 @@ pub struct Inner {
     pub(crate) shipping: Arc<dyn ShippingGateway>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: CommerceConfig,
+    pub(crate) accounts: Accounts,
 }
 
 /// The use cases. Cheap to clone.
@@ -148,6 +180,11 @@ impl Commerce {
         config: CommerceConfig,
         ports: Ports,
     ) -> Commerce {
+        let accounts = Accounts::new(
+            ports.store.clone(),
+            ports.clock.clone(),
+            config.accounts.clone(),
+        );
         let inner = Inner {
             products: sharding(system, runtime, &ports),
             stock: sharding(system, runtime, &ports),
@@ -158,10 +195,16 @@ impl Commerce {
             shipping: ports.shipping,
             clock: ports.clock,
             config,
+            accounts,
         };
         Commerce {
             inner: Arc::new(inner),
         }
+    }
+
+    /// Sign-up, login sessions and bearer tokens.
+    pub fn accounts(&self) -> &Accounts {
+        &self.inner.accounts
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -238,6 +281,39 @@ impl Commerce {
             Ok(cart)
         } else {
             Err(AppError::CartNotFound)
+        }
+    }
+
+    /// The cart, if `shopper` may reach it; another shopper's cart is `CartNotFound`, exactly as
+    /// if it did not exist, so cart ids cannot be confirmed by probing.
+    pub async fn cart_for(&self, shopper: Shopper, id: CartId) -> Result<Cart, AppError> {
+        let cart = self.cart(id).await?;
+        if shopper.may_reach(cart.customer()) {
+            Ok(cart)
+        } else {
+            Err(AppError::CartNotFound)
+        }
+    }
+
+    /// The order, if `shopper` may reach it (see [`Commerce::cart_for`]).
+    pub async fn order_for(&self, shopper: Shopper, id: OrderId) -> Result<Order, AppError> {
+        let order = self.order(id).await?;
+        if shopper.may_reach(order.customer()) {
+            Ok(order)
+        } else {
+            Err(AppError::OrderNotFound)
+        }
+    }
+
+    /// Gives an open guest cart to `customer` (login with a guest cart). A cart that does not
+    /// exist or belongs to someone else is `CartNotFound`.
+    pub async fn claim_cart(&self, id: CartId, customer: CustomerId) -> Result<Cart, AppError> {
+        match self
+            .cart_command(id, cart::Command::Claim { customer })
+            .await
+        {
+            Err(AppError::Cart(cart::Error::OwnedByAnother)) => Err(AppError::CartNotFound),
+            other => other,
         }
     }
 

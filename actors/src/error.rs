@@ -28,4 +28,18 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("payment provider failed: {0}")]
     Gateway(String),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// An unknown email and a wrong password are the same error, so neither can be probed.
+    #[error("email or password is wrong")]
+    InvalidCredentials,
+    /// A bearer token that is unknown, revoked or expired.
+    #[error("the token is unknown, revoked or expired")]
+    Unauthenticated,
+    /// A bounded resource (named) stayed full for longer than the caller may wait.
+    #[error("{0} is at capacity")]
+    Busy(&'static str),
+    /// A bug or an impossible state in the application itself, not in the request.
+    #[error("internal error: {0}")]
+    Internal(String),
 }

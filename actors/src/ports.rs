@@ -8,8 +8,8 @@ use domain::catalog::{self, ProductSnapshot};
 use domain::inventory::{self, Reservation};
 use domain::order::{self, OrderSnapshot};
 use domain::{
-    Cart, CartId, InventorySku, Money, Order, OrderId, PaymentId, Product, ShipmentId, SkuCode,
-    Timestamp,
+    Cart, CartId, CustomerId, Email, InventorySku, Money, Order, OrderId, PaymentId, Product,
+    ShipmentId, SkuCode, Timestamp,
 };
 pub use runtime::StoreError;
 
@@ -132,6 +132,59 @@ pub struct SagaRecord {
     pub updated_at: Timestamp,
 }
 
+/// A shopper's account as stored: the password only as its hash (a PHC string).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub customer: CustomerId,
+    pub email: Email,
+    /// Argon2id in the PHC string format (algorithm, parameters, salt and hash in one string),
+    /// so parameters can be raised later without breaking existing accounts.
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+/// A login session as stored. The token itself is never stored, only its SHA-256 digest, so a
+/// copy of the table lets no one in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token_digest: String,
+    pub customer: CustomerId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// The result of creating an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountCreated {
+    Created,
+    /// Another account already has this email; nothing was written.
+    EmailTaken,
+}
+
+/// Accounts and sessions. Every `Store` is one too, so the accounts share the store's database
+/// and its availability.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    async fn create_account(&self, account: &AccountRecord) -> Result<AccountCreated, StoreError>;
+    async fn account_by_email(&self, email: &Email) -> Result<Option<AccountRecord>, StoreError>;
+    async fn account(&self, customer: CustomerId) -> Result<Option<AccountRecord>, StoreError>;
+    /// Stores a new session in one transaction that also drops the account's expired sessions
+    /// and, beyond `per_account_max`, its oldest ones, so sessions per account stay bounded.
+    async fn create_session(
+        &self,
+        session: &SessionRecord,
+        per_account_max: u32,
+    ) -> Result<(), StoreError>;
+    /// The session with this token digest, if it exists and has not expired at `now`.
+    async fn session(
+        &self,
+        token_digest: &str,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    /// Revokes a session; revoking an unknown one is not an error (logout is idempotent).
+    async fn delete_session(&self, token_digest: &str) -> Result<(), StoreError>;
+}
+
 /// The result of claiming an idempotency key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdempotencyClaim {
@@ -149,7 +202,7 @@ pub enum IdempotencyClaim {
 /// the version check and the outbox rows of all its changes in one transaction; a version that
 /// is not `expected_version` of the first change fails the whole call with `StoreError::Conflict`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + Send + Sync + 'static {
     /// Whether the store answers at all (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 

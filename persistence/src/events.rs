@@ -188,6 +188,12 @@ struct CartItemRemoved<'a> {
     sku: &'a str,
 }
 
+#[derive(Serialize)]
+struct CartClaimed<'a> {
+    cart_id: &'a str,
+    customer_id: String,
+}
+
 /// Checkout started, completed and aborted all name the order the cart is checked out into.
 #[derive(Serialize)]
 struct CartCheckout<'a> {
@@ -246,6 +252,13 @@ impl Describe for cart::Event {
             E::CheckoutStarted { order_id } => checkout("cart.checkout_started", order_id),
             E::CheckedOut { order_id } => checkout("cart.checked_out", order_id),
             E::CheckoutAborted { order_id } => checkout("cart.checkout_aborted", order_id),
+            E::Claimed { customer } => to_json(
+                "cart.claimed",
+                &CartClaimed {
+                    cart_id,
+                    customer_id: customer.to_string(),
+                },
+            ),
         }
     }
 }

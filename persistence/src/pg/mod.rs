@@ -6,6 +6,7 @@
 //! needs no date-time crate. Multi-row writes bind one array per column and `UNNEST` them, so a
 //! batch costs one statement per table however many rows it has.
 
+mod accounts;
 mod aggregates;
 mod key_writer;
 mod keys;
@@ -15,10 +16,12 @@ mod order_group;
 use std::time::Duration;
 
 use actors::ports::{
-    CartChange, IdempotencyClaim, InventoryChange, OrderChange, ProductChange, SagaRecord, Store,
-    StoreError,
+    AccountCreated, AccountRecord, AccountStore, CartChange, IdempotencyClaim, InventoryChange,
+    OrderChange, ProductChange, SagaRecord, SessionRecord, Store, StoreError,
 };
-use domain::{Cart, CartId, InventorySku, Order, OrderId, Product, SkuCode, Timestamp};
+use domain::{
+    Cart, CartId, CustomerId, Email, InventorySku, Order, OrderId, Product, SkuCode, Timestamp,
+};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Executor;
 
@@ -111,6 +114,41 @@ fn timeout_setting(timeout: Duration) -> String {
 /// One unit of `uuid` conversions: ids are `u128` in the domain and `UUID` here.
 fn uuid(v: u128) -> uuid::Uuid {
     uuid::Uuid::from_u128(v)
+}
+
+#[async_trait::async_trait]
+impl AccountStore for PgStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<AccountCreated, StoreError> {
+        self.insert_account(account).await
+    }
+
+    async fn account_by_email(&self, email: &Email) -> Result<Option<AccountRecord>, StoreError> {
+        self.select_account_by_email(email).await
+    }
+
+    async fn account(&self, customer: CustomerId) -> Result<Option<AccountRecord>, StoreError> {
+        self.select_account(customer).await
+    }
+
+    async fn create_session(
+        &self,
+        session: &SessionRecord,
+        per_account_max: u32,
+    ) -> Result<(), StoreError> {
+        self.insert_session(session, per_account_max).await
+    }
+
+    async fn session(
+        &self,
+        token_digest: &str,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.select_session(token_digest, now).await
+    }
+
+    async fn delete_session(&self, token_digest: &str) -> Result<(), StoreError> {
+        self.remove_session(token_digest).await
+    }
 }
 
 #[async_trait::async_trait]

@@ -6,6 +6,7 @@
 //! lock, and wait for it up to `busy_timeout`. Multi-row writes run one prepared statement per
 //! row inside the transaction: with no network round trip, that costs what one statement would.
 
+mod accounts;
 mod aggregates;
 mod keys;
 mod order;
@@ -13,10 +14,12 @@ mod order;
 use std::path::Path;
 
 use actors::ports::{
-    CartChange, IdempotencyClaim, InventoryChange, OrderChange, ProductChange, SagaRecord, Store,
-    StoreError,
+    AccountCreated, AccountRecord, AccountStore, CartChange, IdempotencyClaim, InventoryChange,
+    OrderChange, ProductChange, SagaRecord, SessionRecord, Store, StoreError,
 };
-use domain::{Cart, CartId, InventorySku, Order, OrderId, Product, SkuCode, Timestamp};
+use domain::{
+    Cart, CartId, CustomerId, Email, InventorySku, Order, OrderId, Product, SkuCode, Timestamp,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -86,6 +89,41 @@ fn id(s: &str) -> Result<u128, StoreError> {
 
 fn opt_id(s: Option<String>) -> Result<Option<u128>, StoreError> {
     s.as_deref().map(id).transpose()
+}
+
+#[async_trait::async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<AccountCreated, StoreError> {
+        self.insert_account(account).await
+    }
+
+    async fn account_by_email(&self, email: &Email) -> Result<Option<AccountRecord>, StoreError> {
+        self.select_account_by_email(email).await
+    }
+
+    async fn account(&self, customer: CustomerId) -> Result<Option<AccountRecord>, StoreError> {
+        self.select_account(customer).await
+    }
+
+    async fn create_session(
+        &self,
+        session: &SessionRecord,
+        per_account_max: u32,
+    ) -> Result<(), StoreError> {
+        self.insert_session(session, per_account_max).await
+    }
+
+    async fn session(
+        &self,
+        token_digest: &str,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.select_session(token_digest, now).await
+    }
+
+    async fn delete_session(&self, token_digest: &str) -> Result<(), StoreError> {
+        self.remove_session(token_digest).await
+    }
 }
 
 #[async_trait::async_trait]

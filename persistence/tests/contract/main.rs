@@ -9,6 +9,7 @@
 mod fixtures;
 mod harness;
 
+mod accounts;
 mod adapters;
 mod batches;
 mod carts;
