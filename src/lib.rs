@@ -12,7 +12,7 @@ pub mod settings;
 use actors::sandbox::{SandboxPayments, SandboxShipping};
 use actors::{Commerce, Ports};
 use anyhow::Context as _;
-use commerce_http::{AppState, HttpLimits};
+use commerce_http::AppState;
 pub use naive::{Engine, Server};
 use runtime::ActorSystem;
 pub use settings::{Secret, Settings};
@@ -130,12 +130,14 @@ impl Application {
         let state = AppState {
             commerce: commerce.clone(),
             admin_token: commerce_http::AdminToken::new(admin_token.expose().to_string()),
-            limits: HttpLimits::default(),
+            limits: settings.http_limits,
         };
         let ops = observability::ops_handle(pipeline.as_ref());
         let app = commerce_http::router(state)
             .layer(axum::Extension(read_models))
             .layer(axum::Extension(ops));
+        // The peer address feeds the per-client rate limits of sign-up and login.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

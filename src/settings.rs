@@ -40,6 +40,8 @@ pub struct Settings {
     pub runtime: RuntimeConfig,
     pub commerce: actors::CommerceConfig,
     pub pool: persistence::PoolConfig,
+    /// `HTTP_CONCURRENCY_MAX` and the other bounds of the HTTP edge.
+    pub http_limits: commerce_http::HttpLimits,
     /// `SHUTDOWN_TIMEOUT_MS`: how long shutdown waits for actors to commit and stop.
     pub shutdown_timeout: Duration,
     /// The outbox relay, consumers and notifications (`crate::events`).
@@ -120,6 +122,16 @@ impl Settings {
             commerce.expiry_sweep_interval,
         )?;
         commerce.saga_stuck_after = millis(get, "SAGA_STUCK_AFTER_MS", commerce.saga_stuck_after)?;
+        commerce.recovery_interval =
+            millis(get, "SAGA_RECOVERY_INTERVAL_MS", commerce.recovery_interval)?;
+        if commerce.recovery_interval.is_zero() {
+            return Err("SAGA_RECOVERY_INTERVAL_MS must be at least 1".to_string());
+        }
+        commerce.accounts.session_ttl =
+            millis(get, "SESSION_TTL_MS", commerce.accounts.session_ttl)?;
+        if commerce.accounts.session_ttl.is_zero() {
+            return Err("SESSION_TTL_MS must be at least 1".to_string());
+        }
 
         let mut pool = persistence::PoolConfig::default();
         if let Some(max) = parse_var(get, "DB_MAX_CONNECTIONS")? {
@@ -127,6 +139,35 @@ impl Settings {
         }
         pool.acquire_timeout = millis(get, "DB_ACQUIRE_TIMEOUT_MS", pool.acquire_timeout)?;
         pool.statement_timeout = millis(get, "DB_STATEMENT_TIMEOUT_MS", pool.statement_timeout)?;
+
+        let mut http_limits = commerce_http::HttpLimits::default();
+        if let Some(max) = parse_var::<usize>(get, "HTTP_CONCURRENCY_MAX")? {
+            if max == 0 {
+                return Err("HTTP_CONCURRENCY_MAX must be at least 1".to_string());
+            }
+            http_limits.concurrency_max = max;
+        }
+        for (name, slot) in [
+            (
+                "SIGNUPS_PER_MINUTE_PER_CLIENT",
+                &mut http_limits.signups_per_minute_per_client,
+            ),
+            (
+                "LOGINS_PER_MINUTE_PER_CLIENT",
+                &mut http_limits.logins_per_minute_per_client,
+            ),
+            (
+                "LOGINS_PER_MINUTE_PER_EMAIL",
+                &mut http_limits.logins_per_minute_per_email,
+            ),
+        ] {
+            if let Some(rate) = parse_var::<u32>(get, name)? {
+                if rate == 0 {
+                    return Err(format!("{name} must be at least 1"));
+                }
+                *slot = rate;
+            }
+        }
 
         Ok(Settings {
             http_addr: parse_var(get, "HTTP_ADDR")?.unwrap_or(default_addr),
@@ -143,6 +184,7 @@ impl Settings {
             runtime,
             commerce,
             pool,
+            http_limits,
             shutdown_timeout: millis(get, "SHUTDOWN_TIMEOUT_MS", Duration::from_secs(15))?,
             events: crate::events::EventSettings::from_lookup(get)?,
         })
@@ -186,6 +228,37 @@ mod tests {
         assert!(!off.metrics_enabled);
         let err = settings(&[("METRICS_ENABLED", "nope")]).expect_err("not a bool");
         assert!(err.contains("METRICS_ENABLED"), "{err}");
+    }
+
+    #[test]
+    fn store_timeouts_have_defaults_and_are_named_by_their_variables() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.pool.acquire_timeout, Duration::from_secs(2));
+        assert_eq!(s.pool.statement_timeout, Duration::from_secs(5));
+        let s = settings(&[
+            ("DB_ACQUIRE_TIMEOUT_MS", "700"),
+            ("DB_STATEMENT_TIMEOUT_MS", "1500"),
+        ])
+        .expect("valid");
+        assert_eq!(s.pool.acquire_timeout, Duration::from_millis(700));
+        assert_eq!(s.pool.statement_timeout, Duration::from_millis(1500));
+        let err = settings(&[("DB_ACQUIRE_TIMEOUT_MS", "soon")]).expect_err("not a number");
+        assert!(err.contains("DB_ACQUIRE_TIMEOUT_MS"), "{err}");
+    }
+
+    #[test]
+    fn load_shedding_and_saga_recovery_are_configurable() {
+        let s = settings(&[
+            ("HTTP_CONCURRENCY_MAX", "32"),
+            ("SAGA_RECOVERY_INTERVAL_MS", "250"),
+        ])
+        .expect("valid");
+        assert_eq!(s.http_limits.concurrency_max, 32);
+        assert_eq!(s.commerce.recovery_interval, Duration::from_millis(250));
+        let err = settings(&[("HTTP_CONCURRENCY_MAX", "0")]).expect_err("zero sheds all");
+        assert!(err.contains("HTTP_CONCURRENCY_MAX"), "{err}");
+        let err = settings(&[("SAGA_RECOVERY_INTERVAL_MS", "0")]).expect_err("zero spins");
+        assert!(err.contains("SAGA_RECOVERY_INTERVAL_MS"), "{err}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Admin authentication: a static bearer token, compared in constant time.
+//! Authentication: the admin's static bearer token, compared in constant time, and shoppers'
+//! session tokens (`ShopperAuth`, `CustomerAuth`), checked by `actors::Accounts`.
 
 use crate::problem::{ApiError, Code};
 use crate::AppState;
@@ -90,6 +91,61 @@ impl FromRequestParts<AppState> for Admin {
                 "the admin bearer token is wrong",
             ))
         }
+    }
+}
+
+/// Who is asking, from `Authorization: Bearer <token>`: no header is a guest; a token must be a
+/// live session, or the request is refused with 401 (a wrong token is a client bug or an expired
+/// login, and silently treating it as a guest would hide the shopper's own carts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShopperAuth(pub actors::Shopper);
+
+impl FromRequestParts<AppState> for ShopperAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<ShopperAuth, ApiError> {
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return Ok(ShopperAuth(actors::Shopper::Guest));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(bearer_token)
+            .ok_or_else(|| ApiError::new(Code::Unauthorized, "expected `Bearer <token>`"))?;
+        let customer = state.commerce.accounts().authenticate(token).await?;
+        Ok(ShopperAuth(actors::Shopper::Customer(customer)))
+    }
+}
+
+/// A logged-in customer: like [`ShopperAuth`] but a guest is refused with 401. Carries the token
+/// for logout.
+#[derive(Clone, Debug)]
+pub struct CustomerAuth {
+    pub customer: domain::CustomerId,
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for CustomerAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<CustomerAuth, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token)
+            .ok_or_else(|| ApiError::new(Code::Unauthorized, "a bearer token is required"))?;
+        let customer = state.commerce.accounts().authenticate(token).await?;
+        Ok(CustomerAuth {
+            customer,
+            token: token.to_owned(),
+        })
     }
 }
 

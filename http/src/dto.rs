@@ -9,20 +9,44 @@ use crate::errors::{address_error, money_error, product_name_error, quantity_err
 use crate::limits::PAYMENT_TOKEN_CHARS_MAX;
 use crate::problem::{ApiError, Code};
 use domain::limits::{CART_LINE_QUANTITY_MAX, ORDER_LINES_MAX};
-use domain::{Currency, Money, ProductName, Quantity, QuantityError, ShippingAddress, SkuCode};
-use serde::{Deserialize, Serialize};
-use serde_json::Number;
+use domain::{
+    CartId, Currency, Email, Money, Password, ProductName, Quantity, QuantityError,
+    ShippingAddress, SkuCode,
+};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Number, Value};
 use std::collections::HashSet;
+use utoipa::ToSchema;
 
 fn default_true() -> bool {
     true
 }
 
+/// A nested struct, read only from a JSON object: serde's derived structs also accept an array
+/// of their fields in order (`"price": [100, "USD"]`), which the API does not document.
+fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<T, D::Error> {
+    let members = Map::<String, Value>::deserialize(d)?;
+    serde_json::from_value(Value::Object(members)).map_err(D::Error::custom)
+}
+
+/// A list of nested structs, each read only from a JSON object (see [`object`]).
+fn objects<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
+    Vec::<Map<String, Value>>::deserialize(d)?
+        .into_iter()
+        .map(|members| serde_json::from_value(Value::Object(members)).map_err(D::Error::custom))
+        .collect()
+}
+
 /// `{"amount": 19999, "currency": "USD"}`: integer minor units.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyDto {
+    /// Minor units of the currency (cents for USD), a non-negative integer.
+    #[schema(value_type = i64, minimum = 0)]
     pub amount: Number,
+    /// An active ISO 4217 code, uppercase.
+    #[schema(pattern = "^[A-Z]{3}$", example = "USD")]
     pub currency: String,
 }
 
@@ -49,12 +73,17 @@ fn invalid_price(detail: &str) -> ApiError {
 }
 
 /// `PUT /v1/products/{sku}`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefineProductRequest {
+    /// 1 to 200 characters after trimming.
+    #[schema(min_length = 1, max_length = 200, example = "Phone")]
     pub name: String,
+    #[serde(deserialize_with = "object")]
     pub price: MoneyDto,
+    /// Whether it is for sale; default `true`.
     #[serde(default = "default_true")]
+    #[schema(default = true)]
     pub active: bool,
 }
 
@@ -79,9 +108,11 @@ impl TryFrom<DefineProductRequest> for DefineProduct {
 }
 
 /// `POST /v1/inventory/{sku}/restock`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestockRequest {
+    /// Units to add: 1 to `Quantity::MAX`.
+    #[schema(value_type = u32, minimum = 1, maximum = 1_000_000_000)]
     pub quantity: Number,
 }
 
@@ -93,17 +124,27 @@ impl TryFrom<RestockRequest> for Quantity {
     }
 }
 
-/// `POST /v1/carts`: no members yet (carts are anonymous), but a body, if any, must be `{}` so
-/// that clients sending a customer id learn it is not supported rather than having it ignored.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// `POST /v1/carts`: no members (the owner, if any, is the bearer token's account), but a body,
+/// if any, must be `{}` so that clients sending a customer id learn it is not how ownership is
+/// set rather than having it ignored.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCartRequest {}
 
 /// `POST /v1/carts/{id}/items`, and one line of a buy-now order.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineRequest {
+    /// 1 to 64 of `A-Z a-z 0-9 - _ .`, starting with a letter or digit.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        example = "SKU-1"
+    )]
     pub sku: String,
+    /// Units: 1 to `CART_LINE_QUANTITY_MAX` per line.
+    #[schema(value_type = u32, minimum = 1, maximum = 1000)]
     pub quantity: Number,
 }
 
@@ -126,9 +167,11 @@ impl TryFrom<&LineRequest> for Line {
 }
 
 /// `PUT /v1/carts/{id}/items/{sku}`: the line's new quantity; zero removes it.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetQuantityRequest {
+    /// The line's new quantity, 0 (remove) to `CART_LINE_QUANTITY_MAX`.
+    #[schema(value_type = u32, minimum = 0, maximum = 1000)]
     pub quantity: Number,
 }
 
@@ -143,16 +186,23 @@ impl TryFrom<SetQuantityRequest> for u32 {
     }
 }
 
-/// A shipping address as sent; `line2` may be absent or null.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// A shipping address as sent; `line2` may be absent or null. `country` is an ISO 3166-1
+/// alpha-2 code; the other fields are non-blank printable text of bounded length.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShippingAddressDto {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub line1: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub line2: Option<String>,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub city: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub postal_code: String,
+    #[schema(pattern = "^[A-Z]{2}$", example = "DE")]
     pub country: String,
 }
 
@@ -194,10 +244,18 @@ impl PaymentToken {
 }
 
 /// `POST /v1/carts/{id}/checkout`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
+    /// The payment provider's opaque token: 1 to 255 printable ASCII characters, no spaces.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$",
+        example = "tok_visa"
+    )]
     pub payment_token: String,
+    #[serde(deserialize_with = "object")]
     pub shipping_address: ShippingAddressDto,
 }
 
@@ -220,11 +278,22 @@ impl TryFrom<&CheckoutRequest> for Checkout {
 }
 
 /// `POST /v1/orders`: buy now, without a cart.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuyNowRequest {
+    /// 1 to `ORDER_LINES_MAX` lines, one per SKU.
+    #[schema(min_items = 1, max_items = 50)]
+    #[serde(deserialize_with = "objects")]
     pub lines: Vec<LineRequest>,
+    /// The payment provider's opaque token: 1 to 255 printable ASCII characters, no spaces.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$",
+        example = "tok_visa"
+    )]
     pub payment_token: String,
+    #[serde(deserialize_with = "object")]
     pub shipping_address: ShippingAddressDto,
 }
 
@@ -508,6 +577,36 @@ mod tests {
         assert_eq!(code(checkout("tok", &extra)), Some("unknown_field"));
     }
 
+    /// Found by schemathesis: serde's derived structs accept an array of their fields in order,
+    /// so `[5]` restocked and `"price": [100, "USD"]` defined a price.
+    #[test]
+    fn structs_are_objects_never_arrays() {
+        assert_eq!(code(quantity("[5]")), Some("invalid_body"));
+        assert_eq!(
+            code(product(r#"{"name":"P","price":[100,"USD"]}"#)),
+            Some("invalid_body")
+        );
+        assert_eq!(code(buy_now(r#"[["A",1]]"#)), Some("invalid_body"));
+        let json = r#"{"payment_token":"tok","shipping_address":["Ada","1 Main St",null,"Berlin","10115","DE"]}"#;
+        assert_eq!(
+            code(parse_json::<CheckoutRequest>(json.as_bytes())),
+            Some("invalid_body")
+        );
+        assert_eq!(
+            code(parse_json::<CreateCartRequest>(b"[]")),
+            Some("invalid_body")
+        );
+        // Nested objects keep their own rules.
+        assert_eq!(
+            code(buy_now(r#"[{"sku":"A","quantity":1,"x":2}]"#)),
+            Some("unknown_field")
+        );
+        assert_eq!(
+            code(product(r#"{"name":"P","price":null}"#)),
+            Some("invalid_body")
+        );
+    }
+
     #[test]
     fn create_cart_accepts_only_an_empty_object() {
         assert!(parse_json::<CreateCartRequest>(b"{}").is_ok());
@@ -515,5 +614,64 @@ mod tests {
             code(parse_json::<CreateCartRequest>(br#"{"customer_id":"x"}"#)),
             Some("unknown_field")
         );
+    }
+}
+
+/// `POST /v1/accounts`. Debug is not derived: the password must never reach a log.
+#[derive(Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// An email and a password, parsed.
+pub struct Credentials {
+    pub email: Email,
+    pub password: Password,
+}
+
+impl TryFrom<&SignUpRequest> for Credentials {
+    type Error = ApiError;
+
+    fn try_from(dto: &SignUpRequest) -> Result<Credentials, ApiError> {
+        credentials(&dto.email, &dto.password)
+    }
+}
+
+/// `POST /v1/sessions`: credentials, and optionally the guest cart to attach to the account.
+/// Debug is not derived: the password must never reach a log.
+#[derive(Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub cart_id: Option<String>,
+}
+
+fn credentials(email: &str, password: &str) -> Result<Credentials, ApiError> {
+    Ok(Credentials {
+        email: Email::parse(email).map_err(|e| ApiError::new(Code::InvalidEmail, e.to_string()))?,
+        password: Password::parse(password)
+            .map_err(|e| ApiError::new(Code::InvalidPassword, e.to_string()))?,
+    })
+}
+
+/// A login: the credentials and the guest cart named, if any. A cart id that cannot be a cart's
+/// cannot be attached, which the answer reports; it does not fail the login.
+pub struct Login {
+    pub credentials: Credentials,
+    pub cart_id: Option<CartId>,
+}
+
+impl TryFrom<&LoginRequest> for Login {
+    type Error = ApiError;
+
+    fn try_from(dto: &LoginRequest) -> Result<Login, ApiError> {
+        Ok(Login {
+            credentials: credentials(&dto.email, &dto.password)?,
+            cart_id: dto.cart_id.as_deref().and_then(|id| CartId::parse(id).ok()),
+        })
     }
 }

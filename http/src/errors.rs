@@ -37,6 +37,25 @@ impl From<AppError> for ApiError {
                     "the payment or shipping provider failed; try again",
                 )
             }
+            AppError::EmailTaken => ApiError::new(
+                Code::EmailTaken,
+                "an account with this email already exists",
+            ),
+            AppError::InvalidCredentials => {
+                ApiError::new(Code::InvalidCredentials, "email or password is wrong")
+            }
+            AppError::Unauthenticated => ApiError::new(
+                Code::Unauthorized,
+                "the bearer token is unknown, revoked or expired; log in again",
+            ),
+            AppError::Busy(what) => ApiError::new(
+                Code::Overloaded,
+                format!("the service is overloaded ({what}); retry shortly"),
+            ),
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                ApiError::new(Code::Internal, "an internal error occurred")
+            }
         }
     }
 }
@@ -58,6 +77,8 @@ pub fn cart_error(e: cart::Error) -> ApiError {
         cart::Error::LineNotFound => ApiError::new(Code::CartLineNotFound, detail),
         cart::Error::Empty => ApiError::new(Code::CartEmpty, detail),
         cart::Error::CheckoutMismatch => ApiError::new(Code::CheckoutMismatch, detail),
+        // Someone else's cart is answered as if it did not exist, so ids cannot be probed.
+        cart::Error::OwnedByAnother => ApiError::new(Code::CartNotFound, "the cart does not exist"),
         cart::Error::Money(e) => money_error(e),
     }
 }

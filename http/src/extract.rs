@@ -107,7 +107,18 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 }
 
 /// Parses JSON, classifying serde's error into a code; serde's message is the detail.
+///
+/// Every request body of the API is an object. serde's derived structs also accept a JSON array
+/// of their fields in order (`[5]` for `{"quantity": 5}`, `[]` for `{}`), a form the API does not
+/// document, so a body that is an array is refused before serde sees it; nested structs are read
+/// as objects by `dto::object`.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::new(
+            Code::InvalidBody,
+            "the request body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         let code = match e.classify() {
@@ -203,6 +214,8 @@ mod tests {
         assert_eq!(code_of("{}"), Code::InvalidBody);
         assert_eq!(code_of("{\"quantity\": \"1\"}"), Code::InvalidBody);
         assert_eq!(code_of("[]"), Code::InvalidBody);
+        assert_eq!(code_of("[5]"), Code::InvalidBody);
+        assert_eq!(code_of(" \n[1, 2]"), Code::InvalidBody);
     }
 
     #[test]

@@ -11,13 +11,16 @@
 //! - [`extract`]: JSON body, path and `Idempotency-Key` extractors with problem rejections.
 //! - [`dto`]: request bodies and their conversion into domain types.
 //! - [`views`]: response bodies (times are RFC 3339 UTC strings, see [`timefmt`]).
-//! - [`auth`]: `AdminToken` and the `Admin` extractor.
+//! - [`auth`]: `AdminToken` and the `Admin` extractor; shoppers' `ShopperAuth` / `CustomerAuth`.
+//! - [`rate_limit`]: bounded token buckets for sign-up and login.
 //! - [`idempotency`]: claim, replay, wait and release of idempotency keys.
 //! - [`middleware`]: request ids, load shedding, `Retry-After`.
 //! - [`routes`]: the handlers.
 //! - [`naive`]: the same API on the naive-sql baseline engine (`naive_router`).
 //! - [`metrics`]: `GET /metrics` (Prometheus) and the request-timing middleware.
 //! - [`ops`]: the ops API (`/ops/...`, admin token) and the embedded dashboard (`GET /ops`).
+//! - [`openapi`]: the OpenAPI 3 document (`GET /openapi.json`), generated from the handlers'
+//!   `#[utoipa::path]` annotations and the DTOs' and views' `ToSchema`; how to document a route.
 //!
 //! Wire conventions:
 //! - Errors are `application/problem+json` with `type` = `https://errors.commerce.example/<code>`,
@@ -38,8 +41,10 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod naive;
+pub mod openapi;
 pub mod ops;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
 pub mod routes_read;
 pub mod timefmt;
@@ -51,10 +56,10 @@ pub use naive::{naive_router, NaiveState};
 pub use problem::{ApiError, Code};
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use middleware::ConcurrencyLimit;
-use routes::{carts, health, inventory, orders, products};
+use routes::{accounts, carts, health, inventory, orders, products};
 
 /// What every handler needs. Cheap to clone: `Commerce` is an `Arc` inside.
 #[derive(Clone)]
@@ -70,14 +75,19 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
     Router::new()
-        .merge(api().layer(axum::middleware::from_fn_with_state(
-            ConcurrencyLimit::new(limits.concurrency_max),
-            middleware::shed_load,
-        )))
+        .merge(
+            api()
+                .layer(axum::middleware::from_fn_with_state(
+                    ConcurrencyLimit::new(limits.concurrency_max),
+                    middleware::shed_load,
+                ))
+                .layer(axum::Extension(rate_limit::AuthRateLimits::new(&limits))),
+        )
         // Probes bypass the concurrency limit: an overloaded process is alive, and killing it
         // for being busy would move its load onto the others.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
         .merge(ops::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
@@ -100,6 +110,10 @@ fn api() -> Router<AppState> {
         )
         .route("/v1/inventory/{sku}", get(inventory::get))
         .route("/v1/inventory/{sku}/restock", post(inventory::restock))
+        .route("/v1/accounts", post(accounts::sign_up))
+        .route("/v1/accounts/me", get(accounts::me))
+        .route("/v1/sessions", post(accounts::log_in))
+        .route("/v1/sessions/current", delete(accounts::log_out))
         .route("/v1/carts", post(carts::create))
         .route("/v1/carts/{id}", get(carts::get))
         .route("/v1/carts/{id}/items", post(carts::add_item))

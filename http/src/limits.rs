@@ -34,6 +34,12 @@ pub struct HttpLimits {
     pub concurrency_max: usize,
     /// The `Retry-After` seconds of every retryable answer.
     pub retry_after_secs: u64,
+    /// Sign-ups one client address may make per minute (also the burst).
+    pub signups_per_minute_per_client: u32,
+    /// Login attempts one client address may make per minute (also the burst).
+    pub logins_per_minute_per_client: u32,
+    /// Login attempts against one email per minute, from anywhere (also the burst).
+    pub logins_per_minute_per_email: u32,
 }
 
 impl Default for HttpLimits {
@@ -43,6 +49,9 @@ impl Default for HttpLimits {
             idempotency_wait: Duration::from_secs(5),
             concurrency_max: 4096,
             retry_after_secs: 1,
+            signups_per_minute_per_client: 10,
+            logins_per_minute_per_client: 30,
+            logins_per_minute_per_email: 10,
         }
     }
 }

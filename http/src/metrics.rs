@@ -222,6 +222,9 @@ async fn checkout_outcome(response: Response) -> (Response, &'static str) {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "probes",
+    responses((status = 200, description = "Every metric in the Prometheus text format 0.0.4.",
+        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
 pub async fn render(State(state): State<AppState>, ops: Option<Extension<OpsHandle>>) -> Response {
     let mut out = String::with_capacity(16 * 1024);
     sample_runtime(&state, &mut out);

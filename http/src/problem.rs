@@ -73,6 +73,7 @@ codes! {
     IdempotencyKeyReused => ("idempotency_key_reused", 422, "Idempotency key reused with another request"),
     IdempotencyInProgress => ("idempotency_in_progress", 409, "Request with this idempotency key in progress"),
     InvalidQuery => ("invalid_query", 400, "Invalid query parameter"),
+    RateLimited => ("rate_limited", 429, "Too many attempts"),
 
     // Values parsed at the edge.
     InvalidSku => ("invalid_sku", 422, "Invalid SKU"),
@@ -88,6 +89,12 @@ codes! {
     OrderLinesEmpty => ("order_lines_empty", 422, "Order has no lines"),
     OrderLinesLimitExceeded => ("order_lines_limit_exceeded", 422, "Too many order lines"),
     DuplicateSku => ("duplicate_sku", 422, "Duplicate SKU"),
+
+    // Accounts.
+    InvalidEmail => ("invalid_email", 422, "Invalid email"),
+    InvalidPassword => ("invalid_password", 422, "Invalid password"),
+    EmailTaken => ("email_taken", 409, "Email already registered"),
+    InvalidCredentials => ("invalid_credentials", 401, "Invalid credentials"),
 
     // Catalog and stock.
     ProductNotFound => ("product_not_found", 404, "Product not found"),
@@ -164,6 +171,9 @@ pub struct ApiError {
     detail: String,
     /// Extra members (`sku`, `order_id`, `order`...) merged into the body's top level.
     extensions: Map<String, Value>,
+    /// A `Retry-After` that only this answer knows (a rate limit's wait), overriding the
+    /// configured one.
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -172,7 +182,14 @@ impl ApiError {
             code,
             detail: detail.into(),
             extensions: Map::new(),
+            retry_after_secs: None,
         }
+    }
+
+    /// Tells the client when to come back (`Retry-After`), for answers whose wait is known.
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after_secs = Some(seconds);
+        self
     }
 
     /// Adds an extension member; the standard members win over a clashing name.
@@ -230,6 +247,12 @@ impl IntoResponse for ApiError {
             self.body_bytes(),
             self.code.is_retryable(),
         );
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response.extensions_mut().remove::<RetryAfterHint>();
+        }
         // For middleware that counts answers by code (checkout outcomes in `metrics`).
         response.extensions_mut().insert(self.code);
         response
@@ -307,6 +330,7 @@ mod tests {
             ("idempotency_key_reused", 422),
             ("idempotency_in_progress", 409),
             ("invalid_query", 400),
+            ("rate_limited", 429),
             ("invalid_sku", 422),
             ("invalid_quantity", 422),
             ("quantity_limit_exceeded", 422),
@@ -320,6 +344,10 @@ mod tests {
             ("order_lines_empty", 422),
             ("order_lines_limit_exceeded", 422),
             ("duplicate_sku", 422),
+            ("invalid_email", 422),
+            ("invalid_password", 422),
+            ("email_taken", 409),
+            ("invalid_credentials", 401),
             ("product_not_found", 404),
             ("product_inactive", 409),
             ("out_of_stock", 409),

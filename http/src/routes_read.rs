@@ -16,8 +16,9 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use domain::CustomerId;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Admin;
+use crate::auth::{Admin, CustomerAuth};
 use crate::dto::parse_sku;
 use crate::extract::PathParams;
 use crate::problem::{ApiError, Code};
@@ -44,16 +45,23 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/skus/{sku}/orders", get(sku_orders))
 }
 
-#[derive(Deserialize)]
+/// `?cursor=&limit=`; any other query parameter is 400 `invalid_query`.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// The `next_cursor` of the previous page; absent for the first page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrderSummaryView {
     pub order_id: String,
+    /// The order's status, as in `OrderView`.
     pub status: String,
     pub total: MoneyView,
     pub line_count: u32,
@@ -76,14 +84,14 @@ impl From<&OrderSummary> for OrderSummaryView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrderListView {
     pub orders: Vec<OrderSummaryView>,
     /// Pass as `?cursor=` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct NotificationView {
     pub id: String,
     pub order_id: String,
@@ -104,7 +112,7 @@ impl From<&NotificationSummary> for NotificationView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct NotificationListView {
     pub notifications: Vec<NotificationView>,
 }
@@ -117,10 +125,13 @@ fn read_models(
         .ok_or_else(|| ApiError::new(Code::NotReady, "read models are not served by this process"))
 }
 
-/// An unparseable customer id cannot have orders: 404 like an unknown one would be if customers
-/// were a resource.
-fn customer(id: &str) -> Result<CustomerId, ApiError> {
-    CustomerId::parse(id).map_err(|_| ApiError::new(Code::NotFound, "no such customer"))
+/// The path's customer, who must be the one the bearer token logged in. Anyone else's id, or an
+/// unparseable one, is 404, exactly like an id no account has, so ids cannot be confirmed.
+fn own_customer(auth: &CustomerAuth, id: &str) -> Result<CustomerId, ApiError> {
+    match CustomerId::parse(id) {
+        Ok(customer) if customer == auth.customer => Ok(customer),
+        _ => Err(ApiError::new(Code::NotFound, "no such customer")),
+    }
 }
 
 fn page(
@@ -150,13 +161,25 @@ fn read_error(e: ReadModelError) -> ApiError {
     }
 }
 
+/// A customer's orders, newest first, as the read model holds them.
+#[utoipa::path(get, path = "/v1/customers/{id}/orders", tag = "read models",
+    params(("id" = String, Path, format = "uuid", description = "The customer's id (a UUID)."), PageQuery),
+    security(("shopper_token" = [])),
+    responses(
+        (status = 200, description = "One page of orders.", body = OrderListView),
+        (status = 400, description = "`invalid_query`: an unknown parameter, a `limit` out of \
+            1..=100, or an invalid cursor."),
+        (status = 503, description = "`not_ready`: this process serves no read models."),
+        (status = 404, description = "`not_found`: the id is not the token's customer."),
+    ))]
 pub async fn customer_orders(
+    auth: CustomerAuth,
     handle: Option<Extension<ReadModelsHandle>>,
     PathParams(id): PathParams<String>,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<OrderListView>, ApiError> {
     let read = read_models(handle)?;
-    let customer = customer(&id)?;
+    let customer = own_customer(&auth, &id)?;
     let (cursor, limit) = page(query)?;
     let page = read
         .customer_orders(customer, cursor.as_deref(), limit)
@@ -169,6 +192,17 @@ pub async fn customer_orders(
 }
 
 /// The orders that include a SKU, for sellers (admin).
+#[utoipa::path(get, path = "/v1/skus/{sku}/orders", tag = "read models",
+    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"), PageQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "One page of orders.", body = OrderListView),
+        (status = 400, description = "`invalid_query`: an unknown parameter, a `limit` out of \
+            1..=100, or an invalid cursor."),
+        (status = 503, description = "`not_ready`: this process serves no read models."),
+        (status = 422, description = "`invalid_sku`: the SKU is not a valid code."),
+    ))]
 pub async fn sku_orders(
     _: Admin,
     handle: Option<Extension<ReadModelsHandle>>,
@@ -188,13 +222,25 @@ pub async fn sku_orders(
     }))
 }
 
+/// A customer's latest notifications (`cursor` is accepted and ignored: one page only).
+#[utoipa::path(get, path = "/v1/customers/{id}/notifications", tag = "read models",
+    params(("id" = String, Path, format = "uuid", description = "The customer's id (a UUID)."), PageQuery),
+    security(("shopper_token" = [])),
+    responses(
+        (status = 200, description = "The latest notifications.", body = NotificationListView),
+        (status = 400, description = "`invalid_query`: an unknown parameter, a `limit` out of \
+            1..=100, or an invalid cursor."),
+        (status = 503, description = "`not_ready`: this process serves no read models."),
+        (status = 404, description = "`not_found`: the id is not the token's customer."),
+    ))]
 pub async fn customer_notifications(
+    auth: CustomerAuth,
     handle: Option<Extension<ReadModelsHandle>>,
     PathParams(id): PathParams<String>,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<NotificationListView>, ApiError> {
     let read = read_models(handle)?;
-    let customer = customer(&id)?;
+    let customer = own_customer(&auth, &id)?;
     let (_, limit) = page(query)?;
     let list = read
         .customer_notifications(customer, limit)

@@ -10,8 +10,9 @@ use actors::InventoryView;
 use domain::order::{OrderLine, Payment};
 use domain::{Cart, CartLine, Money, Order, Product, ShippingAddress};
 use serde::Serialize;
+use utoipa::ToSchema;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MoneyView {
     pub amount: i64,
     pub currency: String,
@@ -26,7 +27,7 @@ impl From<Money> for MoneyView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ProductView {
     pub sku: String,
     /// Null only for a SKU that was never defined, which the API does not return.
@@ -48,7 +49,7 @@ impl From<&Product> for ProductView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct StockView {
     pub sku: String,
     pub on_hand: u64,
@@ -72,7 +73,7 @@ impl From<&InventoryView> for StockView {
 }
 
 /// One line of a cart or an order.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct LineView {
     pub sku: String,
     pub quantity: u32,
@@ -104,9 +105,11 @@ impl From<&OrderLine> for LineView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CartView {
     pub id: String,
+    /// The owning account; null for a guest cart.
+    pub customer_id: Option<String>,
     /// `open`, `checking_out` or `checked_out`.
     pub status: &'static str,
     /// The order the cart is (being) checked out into.
@@ -121,6 +124,7 @@ impl From<&Cart> for CartView {
     fn from(c: &Cart) -> CartView {
         CartView {
             id: c.id().to_string(),
+            customer_id: c.customer().map(|id| id.to_string()),
             status: c.status().as_str(),
             order_id: c.status().order_id().map(|id| id.to_string()),
             lines: c.lines().iter().map(LineView::from).collect(),
@@ -130,7 +134,7 @@ impl From<&Cart> for CartView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct AddressView {
     pub name: String,
     pub line1: String,
@@ -153,7 +157,7 @@ impl From<&ShippingAddress> for AddressView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PaymentView {
     pub id: String,
     /// `authorized`, `declined` or `voided`.
@@ -171,10 +175,12 @@ impl From<&Payment> for PaymentView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OrderView {
     pub id: String,
     pub status: &'static str,
+    /// The owning account; null for a guest order.
+    pub customer_id: Option<String>,
     pub cart_id: Option<String>,
     pub lines: Vec<LineView>,
     pub total: Option<MoneyView>,
@@ -194,6 +200,7 @@ impl From<&Order> for OrderView {
         OrderView {
             id: o.id().to_string(),
             status: o.status().as_str(),
+            customer_id: o.customer().map(|id| id.to_string()),
             cart_id: o.cart_id().map(|id| id.to_string()),
             lines: o.lines().iter().map(LineView::from).collect(),
             total: o.total().map(MoneyView::from),
@@ -248,4 +255,37 @@ mod tests {
         );
         assert_eq!(json["quantity"], 3);
     }
+}
+
+/// An account, as its owner sees it (`POST /v1/accounts`, `GET /v1/accounts/me`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    pub customer_id: String,
+    pub email: String,
+    /// RFC 3339 UTC with milliseconds.
+    pub created_at: String,
+}
+
+impl From<&actors::Account> for AccountView {
+    fn from(a: &actors::Account) -> AccountView {
+        AccountView {
+            customer_id: a.customer.to_string(),
+            email: a.email.as_str().to_owned(),
+            created_at: rfc3339_ms(a.created_at),
+        }
+    }
+}
+
+/// A new login session (`POST /v1/sessions`). The token is shown this once.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct SessionView {
+    pub token: String,
+    /// Always `Bearer`: send `Authorization: Bearer <token>`.
+    pub token_type: &'static str,
+    /// RFC 3339 UTC with milliseconds; log in again after it.
+    pub expires_at: String,
+    pub customer_id: String,
+    /// The guest cart the login attached to the account, or null when none was named or it could
+    /// not be attached (unknown, checked out, or someone else's).
+    pub cart_id: Option<String>,
 }

@@ -175,3 +175,83 @@ async fn checkout_needs_an_idempotency_key_and_a_valid_address(app: TestApp) {
     );
     app.stop().await;
 }
+
+/// Found while documenting the API for schemathesis (content-type conformance): the ops routes
+/// read their path with axum's own `Path`, whose rejection of a segment that is not UTF-8 is a
+/// `text/plain` 400, while every other route answers a problem. They now share `PathParams`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_paths_that_are_not_utf8_are_problem_404s() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    let requests = [
+        (reqwest::Method::GET, "/ops/actors/cart/%FF"),
+        (reqwest::Method::GET, "/ops/actors/%FF/x"),
+        (reqwest::Method::POST, "/ops/actors/cart/%FF/passivate"),
+        (reqwest::Method::POST, "/ops/actors/order/%C3/restart"),
+    ];
+    for (method, path) in requests {
+        let reply = app
+            .send(
+                app.client
+                    .request(method.clone(), app.url(path))
+                    .bearer_auth(crate::helpers::ADMIN_TOKEN),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.content_type.as_str(), reply.code()),
+            (404, "application/problem+json", "not_found"),
+            "{method} {path}: {reply:?}"
+        );
+    }
+    app.stop().await;
+}
+
+/// Found by schemathesis (`POST /v1/carts` with the body `[]` answered 201): serde's derived
+/// structs also accept an array of their fields in order, so `[5]` restocked five units and
+/// `"price": [100, "USD"]` defined a price. Bodies and nested structs are objects only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_that_are_arrays_are_rejected_and_change_nothing() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    app.product_with_stock("ARR", 100, 10).await;
+
+    let cart = raw_post(&app, "/v1/carts", "application/json", "[]").await;
+    assert_eq!(
+        (cart.status, cart.code()),
+        (422, "invalid_body"),
+        "{cart:?}"
+    );
+
+    let restock = app
+        .send(
+            app.client
+                .post(app.url("/v1/inventory/ARR/restock"))
+                .bearer_auth(crate::helpers::ADMIN_TOKEN)
+                .header("content-type", "application/json")
+                .body("[5]"),
+        )
+        .await;
+    assert_eq!((restock.status, restock.code()), (422, "invalid_body"));
+    assert_eq!(app.inventory("ARR").await["on_hand"], 10);
+
+    let product = app
+        .admin_put(
+            "/v1/products/ARRAY-PRICE",
+            json!({"name": "P", "price": [100, "USD"]}),
+        )
+        .await;
+    assert_eq!((product.status, product.code()), (422, "invalid_body"));
+    assert_eq!(app.get("/v1/products/ARRAY-PRICE").await.status, 404);
+
+    let mut order = crate::helpers::checkout_body("tok_visa");
+    order["lines"] = json!([["ARR", 1]]);
+    let bought = app
+        .send(
+            app.client
+                .post(app.url("/v1/orders"))
+                .header("Idempotency-Key", "array-lines")
+                .json(&order),
+        )
+        .await;
+    assert_eq!((bought.status, bought.code()), (422, "invalid_body"));
+    assert_eq!(app.inventory("ARR").await["reserved"], 0);
+    app.stop().await;
+}

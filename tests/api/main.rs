@@ -3,13 +3,16 @@
 
 mod helpers;
 
+mod accounts;
 mod bad_input;
 mod carts;
 mod catalog;
 mod checkout;
 mod concurrency;
+mod faults;
 mod lifecycle;
 mod naive;
 mod observability;
+mod openapi;
 mod read_models;
 mod restart;

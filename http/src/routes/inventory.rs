@@ -10,6 +10,18 @@ use axum::extract::State;
 use axum::Json;
 use domain::Quantity;
 
+/// Adds units to a SKU's stock.
+#[utoipa::path(post, path = "/v1/inventory/{sku}/restock", tag = "catalog", operation_id = "restock",
+    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    request_body = RestockRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The stock after the restock.", body = StockView),
+        (status = 404, description = "`product_not_found`: no product has this SKU."),
+        (status = 422, description = "`invalid_sku`, `invalid_quantity` or \
+            `stock_limit_exceeded`."),
+    ))]
 pub async fn restock(
     _: Admin,
     State(state): State<AppState>,
@@ -22,6 +34,15 @@ pub async fn restock(
     Ok(Json(StockView::from(&stock)))
 }
 
+/// Reads a SKU's stock; a SKU never restocked has none.
+#[utoipa::path(get, path = "/v1/inventory/{sku}", tag = "catalog", operation_id = "get_stock",
+    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    responses(
+        (status = 200, description = "The stock.", body = StockView),
+        (status = 404, description = "`product_not_found`: no product has this SKU."),
+        (status = 422, description = "`invalid_sku`: the SKU is not a valid code."),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     PathParams(sku): PathParams<String>,

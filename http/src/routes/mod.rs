@@ -1,6 +1,7 @@
 //! The handlers, one module per resource. Each handler parses its inputs into domain types
 //! (through the DTOs' `TryFrom`), calls one `Commerce` use case and renders a view.
 
+pub mod accounts;
 pub mod carts;
 pub mod health;
 pub mod inventory;

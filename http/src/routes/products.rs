@@ -10,6 +10,16 @@ use axum::extract::State;
 use axum::Json;
 
 /// Creates or replaces a product definition; re-sending the same definition changes nothing.
+#[utoipa::path(put, path = "/v1/products/{sku}", tag = "catalog", operation_id = "define_product",
+    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    request_body = DefineProductRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The product as defined.", body = ProductView),
+        (status = 422, description = "`invalid_sku`, `invalid_product_name`, `invalid_price`, \
+            `invalid_currency` or `amount_overflow`."),
+    ))]
 pub async fn define(
     _: Admin,
     State(state): State<AppState>,
@@ -25,6 +35,15 @@ pub async fn define(
     Ok(Json(ProductView::from(&product)))
 }
 
+/// Reads a product.
+#[utoipa::path(get, path = "/v1/products/{sku}", tag = "catalog", operation_id = "get_product",
+    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    responses(
+        (status = 200, description = "The product.", body = ProductView),
+        (status = 404, description = "`product_not_found`: no product has this SKU."),
+        (status = 422, description = "`invalid_sku`: the SKU is not a valid code."),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     PathParams(sku): PathParams<String>,
