@@ -83,6 +83,8 @@ struct MemoryStore {
     commit_delay_ms: AtomicU64,
     load_delay_ms: AtomicU64,
     fail_next_commit: AtomicBool,
+    /// While set, every load and commit fails as an unreachable database would.
+    outage: AtomicBool,
     /// Calls of `commit_many`: one per shard-level transaction.
     transactions: AtomicUsize,
 }
@@ -95,6 +97,9 @@ impl EntityStore<Counter> for Arc<MemoryStore> {
             this.loads.fetch_add(1, Ordering::SeqCst);
             let delay = this.load_delay_ms.load(Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(delay)).await;
+            if this.outage.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("outage".into()));
+            }
             let value = this
                 .values
                 .lock()
@@ -129,6 +134,9 @@ impl EntityStore<Counter> for Arc<MemoryStore> {
         Box::pin(async move {
             let delay = this.commit_delay_ms.load(Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(delay)).await;
+            if this.outage.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("outage".into()));
+            }
             if this.fail_next_commit.swap(false, Ordering::SeqCst) {
                 return Err(StoreError::Unavailable("injected failure".into()));
             }
@@ -373,6 +381,46 @@ async fn restarting_too_often_quarantines_the_actor() {
         "{answer:?}"
     );
     assert_eq!(add(&sharding, "other", 1).await, Ok(Ok(1)));
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_fails_fast_and_never_quarantines_the_actor() {
+    // A lower intensity than the outage's failures: only panics count toward it.
+    let config = RuntimeConfig {
+        restart_intensity_max: 2,
+        ..config()
+    };
+    let (system, sharding, store) = start(config);
+    assert_eq!(add(&sharding, "o", 7).await, Ok(Ok(7)));
+    store.outage.store(true, Ordering::SeqCst);
+    for _ in 0..10 {
+        let answer = add(&sharding, "o", 1).await;
+        assert!(
+            matches!(answer, Err(DispatchError::Unavailable(_))),
+            "{answer:?}"
+        );
+        // Also activations of ids not yet live fail with the store's own error.
+        let cold = add(&sharding, "cold", 1).await;
+        assert!(
+            matches!(cold, Err(DispatchError::Unavailable(_))),
+            "{cold:?}"
+        );
+    }
+    store.outage.store(false, Ordering::SeqCst);
+    // The actor may still be backing off its reloads; it serves again within a bounded time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut answer = add(&sharding, "o", 1).await;
+    while answer.is_err() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        answer = add(&sharding, "o", 1).await;
+    }
+    assert_eq!(
+        answer,
+        Ok(Ok(8)),
+        "no failed command was applied, none lost"
+    );
+    assert_eq!(add(&sharding, "cold", 1).await, Ok(Ok(1)));
     system.shutdown();
 }
 

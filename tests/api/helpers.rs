@@ -85,15 +85,10 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
     TestApp {
-        address,
-        client,
         stop: Some(stop),
         server: Some(server),
+        ..TestApp::attach(address)
     }
 }
 
@@ -104,15 +99,10 @@ pub async fn spawn_server(app: commerce::Server) -> TestApp {
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
     TestApp {
-        address,
-        client,
         stop: Some(stop),
         server: Some(server),
+        ..TestApp::attach(address)
     }
 }
 
@@ -122,6 +112,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub body: Value,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
 }
 
 impl Reply {
@@ -136,21 +128,31 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("request sent");
+        self.try_send(request).await.expect("request sent")
+    }
+
+    /// Like `send`, but `None` when the server cannot be reached or drops the connection (a
+    /// killed process, a shed connection), which fault tests expect.
+    pub async fn try_send(&self, request: reqwest::RequestBuilder) -> Option<Reply> {
+        let response = request.send().await.ok()?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let bytes = response.bytes().await.expect("body");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header("content-type").unwrap_or_default();
+        let retry_after = header("retry-after");
+        let bytes = response.bytes().await.ok()?;
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
+        Some(Reply {
             status,
             content_type,
             body,
-        }
+            retry_after,
+        })
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -241,14 +243,24 @@ impl TestApp {
     }
 
     pub async fn buy_now(&self, sku: &str, quantity: u32, key: &str, token: &str) -> Reply {
+        self.send(self.buy_now_request(sku, quantity, key, token))
+            .await
+    }
+
+    /// `POST /v1/orders` of `quantity` units of `sku`, not yet sent.
+    pub fn buy_now_request(
+        &self,
+        sku: &str,
+        quantity: u32,
+        key: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
         let mut body = checkout_body(token);
         body["lines"] = json!([{"sku": sku, "quantity": quantity}]);
-        let request = self
-            .client
+        self.client
             .post(self.url("/v1/orders"))
             .header("Idempotency-Key", key)
-            .json(&body);
-        self.send(request).await
+            .json(&body)
     }
 
     /// Stops the server gracefully and waits for it.
@@ -299,4 +311,218 @@ macro_rules! both_stores {
             )*
         }
     };
+}
+
+/// A free TCP port on localhost (bound, then released for the server to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// How to start the real `commerce` binary: the same port, data directory, database and extra
+/// environment on every (re)start, so a restart finds what the killed process left.
+#[derive(Clone, Debug)]
+pub struct BinaryConfig {
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    env: Vec<(String, String)>,
+}
+
+/// A running `commerce` binary. Dropping it kills it with SIGKILL and reaps it.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// Speaks HTTP to it; `stop` on this handle does nothing (the process is not in this task).
+    pub app: TestApp,
+}
+
+impl BinaryConfig {
+    pub fn new(database_url: Option<String>) -> BinaryConfig {
+        BinaryConfig {
+            port: free_port(),
+            data_dir: temp_dir("commerce-binary"),
+            database_url,
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets one more environment variable of the server.
+    pub fn env(mut self, name: &str, value: impl ToString) -> BinaryConfig {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Starts the binary and waits (bounded) until `/healthz` answers.
+    pub async fn start(&self) -> ServerProcess {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commerce"));
+        command
+            .arg("serve")
+            .env("HTTP_ADDR", format!("127.0.0.1:{}", self.port))
+            .env("DATA_DIR", &self.data_dir)
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("PAYMENT_TIMEOUT_MS", "300")
+            .env("RUST_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(url) = &self.database_url {
+            command.env("DATABASE_URL", url);
+        }
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        // Owned by `ServerProcess` at once, so every path (including a failed health wait)
+        // kills and reaps the child.
+        let server = ServerProcess {
+            child: command.spawn().expect("commerce binary starts"),
+            app: TestApp::attach(format!("http://127.0.0.1:{}", self.port)),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Some(r) = server
+                .app
+                .try_send(server.app.client.get(server.app.url("/healthz")))
+                .await
+            {
+                if r.status == 200 {
+                    return server;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not become healthy");
+    }
+}
+
+impl ServerProcess {
+    /// SIGKILL: no shutdown hook runs, exactly like a crash (`Drop` sends it).
+    pub fn kill9(self) {}
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// A process's resident set size in KiB (`VmRSS` in `/proc/<pid>/status`); `None` once it is gone.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestApp {
+    /// A client of a server that runs elsewhere (a child process); `stop` leaves it running.
+    pub fn attach(address: String) -> TestApp {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        TestApp {
+            address,
+            client,
+            stop: None,
+            server: None,
+        }
+    }
+}
+
+/// A TCP proxy in front of Postgres, to cut the database off from a server without stopping
+/// the machine's shared Postgres. Down, it drops every open connection and closes new ones as
+/// soon as they are accepted; up, it forwards again.
+pub struct TcpProxy {
+    port: u16,
+    forwarding: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Bumped on every cut; each forwarded connection watches it and closes both sides.
+    cuts: tokio::sync::watch::Sender<u64>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    pub async fn start(upstream: std::net::SocketAddr) -> TcpProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy binds");
+        let port = listener.local_addr().expect("proxy address").port();
+        let forwarding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cuts, _) = tokio::sync::watch::channel(0u64);
+        let (accept_forwarding, accept_cuts) = (forwarding.clone(), cuts.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                // Subscribed before looking at the switch, so a cut in between is still seen.
+                let mut cut = accept_cuts.subscribe();
+                if !accept_forwarding.load(Ordering::SeqCst) {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        TcpProxy {
+            port,
+            forwarding,
+            cuts,
+            accept,
+        }
+    }
+
+    /// A proxy in front of the tests' Postgres.
+    pub async fn postgres() -> TcpProxy {
+        let options: sqlx::postgres::PgConnectOptions =
+            postgres_admin_url().parse().expect("Postgres URL");
+        let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .expect("Postgres address resolves");
+        TcpProxy::start(upstream).await
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `url` with its port replaced by the proxy's.
+    pub fn route(&self, url: &str) -> String {
+        let mut url = reqwest::Url::parse(url).expect("database URL");
+        url.set_port(Some(self.port)).expect("URL takes a port");
+        url.to_string()
+    }
+
+    /// The outage: every open connection dropped, new ones closed at once.
+    pub fn down(&self) {
+        self.forwarding
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    pub fn up(&self) {
+        self.forwarding
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cuts.send_modify(|n| *n += 1);
+    }
 }
