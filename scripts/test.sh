@@ -83,6 +83,15 @@ run_dashboard_e2e() {
     timeout 120 node tests/e2e/dashboard.mjs
 }
 
+# cargo-deny checks the dependency tree's licenses, bans and sources (deny.toml). Installed once
+# into ~/.cargo/bin, which later runs find; `--locked` builds it with the versions it was released
+# with.
+ensure_cargo_deny() {
+  if cargo deny --version >/dev/null 2>&1; then return 0; fi
+  log "installing cargo-deny"
+  cargo install --locked cargo-deny
+}
+
 drop_stale_test_databases() {
   # Tests create one database per test; a killed run leaves some behind.
   psql "$TEST_DATABASE_URL" -Atqc \
@@ -100,6 +109,11 @@ cargo fmt --all -- --check
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# No `advisories`: its database cannot be fetched from these machines (see README.md).
+log "cargo deny check licenses bans sources"
+ensure_cargo_deny
+cargo deny check --hide-inclusion-graph licenses bans sources
+
 if [ "$#" -eq 0 ]; then
   log "dashboard end-to-end (headless chromium)"
   ensure_dashboard_e2e_tools
@@ -110,9 +124,20 @@ log "cargo test"
 TEST_LOG="$(mktemp)"
 cargo test --workspace "$@" 2>&1 | tee "$TEST_LOG"
 
+if [ "$#" -eq 0 ]; then
+  # cargo test built the debug binary this starts.
+  log "schemathesis: the live API against its own OpenAPI document"
+  scripts/schemathesis.sh
+fi
+
 log "load tool smoke: every scenario against the real server on both stores, books verified"
 # cargo test built the debug binaries this uses.
 SMOKE_SKIP_BUILD=1 loadtest/smoke.sh
+
+if [ "$#" -eq 0 ]; then
+  log "fuzzing: every cargo-fuzz target for 20 s"
+  scripts/fuzz.sh 20
+fi
 
 # One closing line with the totals of every cargo test binary above.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "total: %d passed, %d failed\n", passed, failed }' "$TEST_LOG"
