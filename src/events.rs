@@ -12,7 +12,8 @@ use relay::{ConsumerConfig, Db, LogNotifier, Notifier, Pipeline, PipelineSetting
 use crate::settings::Secret;
 use crate::Settings;
 
-/// `KAFKA_*`, `RELAY_*`, `OUTBOX_RETENTION_MS`, `CONSUMER_ATTEMPTS_MAX`, `SMTP_URL`,
+/// `KAFKA_*`, `RELAY_*`, `OUTBOX_RETENTION_MS`, `CONSUMER_ATTEMPTS_MAX`,
+/// `CONSUMER_SESSION_TIMEOUT_MS`, `SMTP_URL`,
 /// `NOTIFY_MAIL_FROM`, `NOTIFY_MAIL_TO`.
 #[derive(Clone, Debug)]
 pub struct EventSettings {
@@ -70,6 +71,11 @@ impl EventSettings {
         if let Some(n) = number(get, "CONSUMER_ATTEMPTS_MAX")? {
             consumer.attempts_max =
                 u32::try_from(n.max(1)).map_err(|_| "CONSUMER_ATTEMPTS_MAX is too large")?;
+        }
+        consumer.session_timeout =
+            millis(get, "CONSUMER_SESSION_TIMEOUT_MS", consumer.session_timeout)?;
+        if !(1_000..=3_600_000).contains(&consumer.session_timeout.as_millis()) {
+            return Err("CONSUMER_SESSION_TIMEOUT_MS must be 1000..=3600000".to_owned());
         }
         let relay_in_serve = match var(get, "RELAY_ENABLED").as_deref() {
             None | Some("true" | "1") => true,

@@ -11,8 +11,9 @@
 #![no_main]
 
 use commerce_http::dto::{
-    BuyNow, BuyNowRequest, Checkout, CheckoutRequest, CreateCartRequest, DefineProduct,
-    DefineProductRequest, Line, LineRequest, RestockRequest, SetQuantityRequest,
+    BuyNow, BuyNowRequest, Checkout, CheckoutRequest, CreateCartRequest, Credentials,
+    DefineProduct, DefineProductRequest, Line, LineRequest, Login, LoginRequest, RestockRequest,
+    SetQuantityRequest, SignUpRequest,
 };
 use commerce_http::extract::IdempotencyKey;
 use commerce_http::limits::{IDEMPOTENCY_KEY_BYTES_MAX, PAYMENT_TOKEN_CHARS_MAX};
@@ -46,6 +47,12 @@ fuzz_target!(|bytes: &[u8]| {
     }
     if let Some(order) = decode_ref::<BuyNowRequest, BuyNow>(bytes) {
         check_buy_now(order);
+    }
+    if let Some(credentials) = decode_ref::<SignUpRequest, Credentials>(bytes) {
+        check_parsed_credentials(&credentials);
+    }
+    if let Some(login) = decode_ref::<LoginRequest, Login>(bytes) {
+        check_parsed_credentials(&login.credentials);
     }
     // `POST /v1/carts` takes `{}` or nothing; it has no conversion.
     let _ = serde_json::from_slice::<CreateCartRequest>(bytes);
@@ -163,6 +170,13 @@ fn decode_header_and_path(bytes: &[u8]) {
         assert_eq!(OrderId::parse(&order.to_string()), Ok(order));
     }
     check_credentials(text);
+}
+
+/// Parsed sign-up or login credentials respect the limits and are in their stored form.
+fn check_parsed_credentials(credentials: &Credentials) {
+    check_credentials(credentials.email.as_str());
+    let chars = credentials.password.expose().chars().count();
+    assert!((PASSWORD_CHARS_MIN..=PASSWORD_CHARS_MAX).contains(&chars));
 }
 
 /// The sign-up and login fields: an email is stored, and looked up, in the form `parse` gives,

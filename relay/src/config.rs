@@ -81,6 +81,11 @@ pub struct ConsumerConfig {
     /// Pause between attempts (doubling, capped by `backoff_max`).
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// Kafka's `session.timeout.ms`: how long the group waits for a member that stopped
+    /// heartbeating (a crashed process) before handing its partitions to the others. Kafka's
+    /// default of 45 s would stall a restarted consumer that long after a crash; brokers accept
+    /// 6 s and more (`group.min.session.timeout.ms`).
+    pub session_timeout: Duration,
 }
 
 impl Default for ConsumerConfig {
@@ -89,6 +94,7 @@ impl Default for ConsumerConfig {
             attempts_max: 5,
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(5),
+            session_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -164,6 +164,15 @@ impl KafkaConsumer {
             .set("auto.offset.reset", "earliest")
             .set("allow.auto.create.topics", "true")
             .set("topic.metadata.refresh.interval.ms", "2000")
+            .set(
+                "session.timeout.ms",
+                config.session_timeout.as_millis().to_string(),
+            )
+            // Kafka's advice: a third of the session timeout.
+            .set(
+                "heartbeat.interval.ms",
+                (config.session_timeout.as_millis() / 3).max(1).to_string(),
+            )
             .create()
             .map_err(|e| format!("cannot create the Kafka consumer {group}: {e}"))?;
         let topics: Vec<String> = handler

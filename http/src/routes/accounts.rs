@@ -125,6 +125,7 @@ async fn attach_guest_cart(
 
 /// Logs out: the token stops working at once.
 #[utoipa::path(delete, path = "/v1/sessions/current", tag = "accounts",
+    security(("shopper_token" = [])),
     responses(
         (status = 204, description = "Logged out; the token no longer works."),
         (status = 401, description = "`unauthorized`: no token, or one that is unknown, revoked \
@@ -140,6 +141,7 @@ pub async fn log_out(
 
 /// The account of the bearer token.
 #[utoipa::path(get, path = "/v1/accounts/me", tag = "accounts",
+    security(("shopper_token" = [])),
     responses(
         (status = 200, description = "The account.", body = AccountView),
         (status = 401, description = "`unauthorized`: no token, or one that is unknown, revoked \

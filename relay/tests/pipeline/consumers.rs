@@ -47,6 +47,7 @@ fn consumer_config() -> ConsumerConfig {
         attempts_max: 3,
         backoff_min: Duration::from_millis(20),
         backoff_max: Duration::from_millis(100),
+        ..ConsumerConfig::default()
     }
 }
 

@@ -16,9 +16,18 @@ use tower::ServiceExt;
 use crate::harness::*;
 
 async fn get(router: &axum::Router, uri: &str) -> (StatusCode, Value) {
+    get_as(router, None, uri).await
+}
+
+/// A GET with the shopper's bearer token, if any.
+async fn get_as(router: &axum::Router, token: Option<&str>, uri: &str) -> (StatusCode, Value) {
+    let mut request = Request::get(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
     let response = router
         .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .oneshot(request.body(Body::empty()).expect("request"))
         .await
         .expect("infallible");
     let status = response.status();
@@ -47,7 +56,20 @@ async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
     let pipeline = Pipeline::start(world.db.clone(), settings, stop_rx).expect("pipeline");
 
     let sku = world.stock("EMB-1", 20).await;
-    let c = customer();
+    // A shopper with an account: a customer's read models answer only to the customer's token.
+    let accounts = world.commerce.accounts();
+    let account = accounts
+        .sign_up(
+            domain::Email::parse("reader@example.com").expect("email"),
+            domain::Password::parse("correct horse battery").expect("password"),
+        )
+        .await
+        .expect("sign up");
+    let session = accounts
+        .open_session(account.customer)
+        .await
+        .expect("session");
+    let (c, token) = (account.customer, Some(session.token.as_str()));
     let confirmed = [
         world.buy(c, &sku, "tok_visa").await,
         world.buy(c, &sku, "tok_visa").await,
@@ -77,7 +99,8 @@ async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
     let router = commerce_http::router(state).layer(axum::Extension(read));
 
     // Newest first, two per page, then the rest with the cursor.
-    let (status, first) = get(&router, &format!("/v1/customers/{c}/orders?limit=2")).await;
+    let (status, first) =
+        get_as(&router, token, &format!("/v1/customers/{c}/orders?limit=2")).await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let page1 = first["orders"].as_array().expect("orders").clone();
     assert_eq!(page1.len(), 2);
@@ -85,8 +108,9 @@ async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
         .as_str()
         .expect("a next page")
         .to_owned();
-    let (status, second) = get(
+    let (status, second) = get_as(
         &router,
+        token,
         &format!("/v1/customers/{c}/orders?limit=2&cursor={cursor}"),
     )
     .await;
@@ -115,10 +139,15 @@ async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
     assert!(!listed.iter().any(|(id, _)| *id == other.to_string()));
     assert_eq!(page1[0]["total"]["amount"], 1_250);
 
-    let (status, bad) = get(&router, &format!("/v1/customers/{c}/orders?cursor=garbage")).await;
+    let (status, bad) = get_as(
+        &router,
+        token,
+        &format!("/v1/customers/{c}/orders?cursor=garbage"),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(bad["code"], "invalid_query");
-    let (status, _) = get(&router, "/v1/customers/not-a-uuid/orders").await;
+    let (status, _) = get_as(&router, token, "/v1/customers/not-a-uuid/orders").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Sellers (admin) see every order of a SKU, whoever placed it.
@@ -141,7 +170,7 @@ async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Notifications: two confirmations, one failure, one cancellation; each once.
-    let (status, body) = get(&router, &format!("/v1/customers/{c}/notifications")).await;
+    let (status, body) = get_as(&router, token, &format!("/v1/customers/{c}/notifications")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let mut kinds: Vec<String> = body["notifications"]
         .as_array()
@@ -161,7 +190,9 @@ async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
     );
 
     // Rebuilding from the outbox gives the same read model back.
-    let before = get(&router, &format!("/v1/customers/{c}/orders")).await.1;
+    let before = get_as(&router, token, &format!("/v1/customers/{c}/orders"))
+        .await
+        .1;
     match &world.db {
         relay::Db::Postgres(p) => sqlx::query("UPDATE order_views SET status = 'wrong'")
             .execute(p)
@@ -177,7 +208,9 @@ async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
         .await
         .expect("rebuild");
     assert!(rebuilt.events > 0 && rebuilt.rejected == 0, "{rebuilt:?}");
-    let after = get(&router, &format!("/v1/customers/{c}/orders")).await.1;
+    let after = get_as(&router, token, &format!("/v1/customers/{c}/orders"))
+        .await
+        .1;
     assert_eq!(before, after);
     world.close().await;
 }
@@ -203,6 +236,7 @@ fn embedded(world: &World, stop: watch::Receiver<bool>) -> Pipeline {
             attempts_max: 2,
             backoff_min: Duration::from_millis(10),
             backoff_max: Duration::from_millis(50),
+            ..ConsumerConfig::default()
         },
         notifier: Arc::new(LogNotifier),
         run_consumers: true,

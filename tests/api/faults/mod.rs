@@ -4,6 +4,7 @@
 //! every failure to the test that proves what the system does about it.
 
 mod books;
+mod broker_crash;
 mod crash;
 mod db_outage;
 mod load;
