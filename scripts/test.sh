@@ -36,13 +36,16 @@ ensure_postgres() {
 }
 
 # The Kafka client (rdkafka) builds its bundled librdkafka from C sources with `make` and a C
-# compiler; the dev-broker tests drive Debian's `kcat` against it. Installs only what is missing.
+# compiler; the dev-broker tests drive Debian's `kcat` against it, and the SMTP notifier's test
+# Debian's aiosmtpd. Installs only what is missing.
 ensure_kafka_build_and_tools() {
   local missing=()
   command -v make >/dev/null 2>&1 || missing+=(make)
   command -v cc >/dev/null 2>&1 || missing+=(gcc)
   command -v perl >/dev/null 2>&1 || missing+=(perl)
   command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+  # The SMTP notifier's test mails through Debian's aiosmtpd (relay/tests/pipeline/smtp.rs).
+  /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
   if [ "${#missing[@]}" -eq 0 ]; then return 0; fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${missing[*]}"

@@ -65,6 +65,8 @@ pub struct Notification {
     pub notification_id: Uuid,
     /// `None` for a guest order: recorded and logged, but nobody to address.
     pub customer_id: Option<Uuid>,
+    /// The customer's account email, when the customer has an account.
+    pub email: Option<String>,
     pub order_id: Uuid,
     pub kind: NotificationKind,
     pub message: String,
@@ -94,8 +96,9 @@ impl Notifier for LogNotifier {
     }
 }
 
-/// E-mails each notification through an SMTP server. There is no customer directory yet, so
-/// every mail goes to one configured mailbox (`NOTIFY_MAIL_TO`) naming the customer.
+/// E-mails each notification through an SMTP server: to the customer's account email, or, for a
+/// guest order (or an address the mail library will not take), to one configured mailbox
+/// (`NOTIFY_MAIL_TO`, e.g. a customer-service desk) naming the customer.
 pub struct SmtpNotifier {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
@@ -123,9 +126,14 @@ impl Notifier for SmtpNotifier {
         let customer = n
             .customer_id
             .map_or_else(|| "guest".to_owned(), |c| c.to_string());
+        let to = n
+            .email
+            .as_deref()
+            .and_then(|e| e.parse::<Mailbox>().ok())
+            .unwrap_or_else(|| self.to.clone());
         let mail = Message::builder()
             .from(self.from.clone())
-            .to(self.to.clone())
+            .to(to)
             .subject(format!("[{}] {}", n.kind.as_str(), n.order_id))
             .body(format!("Customer: {customer}\n\n{}\n", n.message))
             .map_err(|e| format!("cannot build the mail: {e}"))?;
@@ -180,9 +188,11 @@ impl Handler for NotificationHandler {
             return Ok(());
         };
         let o: OrderOnly = serde_json::from_str(&e.payload).map_err(bad)?;
+        let (customer_id, email) = recipient(tx, o.order_id).await?;
         let n = Notification {
             notification_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, e.event_id.as_bytes()),
-            customer_id: recipient(tx, o.order_id).await?,
+            customer_id,
+            email,
             order_id: o.order_id,
             kind,
             message: kind.message(o.order_id),
@@ -227,24 +237,27 @@ async fn remember_recipient(
     Ok(())
 }
 
-async fn recipient(tx: &mut Tx, order_id: Uuid) -> Result<Option<Uuid>, HandlerError> {
+/// The order's customer, and the customer's account email if the customer has an account
+/// (accounts are the customer directory; orders keep no foreign key to them).
+async fn recipient(
+    tx: &mut Tx,
+    order_id: Uuid,
+) -> Result<(Option<Uuid>, Option<String>), HandlerError> {
+    const SQL: &str = "SELECT r.customer_id, a.email FROM notification_recipients r \
+                       LEFT JOIN accounts a ON a.customer_id = r.customer_id WHERE r.order_id = $1";
     Ok(match tx {
-        Tx::Postgres(tx) => sqlx::query_scalar::<_, Option<Uuid>>(
-            "SELECT customer_id FROM notification_recipients WHERE order_id = $1",
-        )
-        .bind(order_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .flatten(),
-        Tx::Sqlite(tx) => {
-            let text = sqlx::query_scalar::<_, Option<String>>(
-                "SELECT customer_id FROM notification_recipients WHERE order_id = $1",
-            )
-            .bind(order_id.hyphenated().to_string())
+        Tx::Postgres(tx) => sqlx::query_as::<_, (Option<Uuid>, Option<String>)>(SQL)
+            .bind(order_id)
             .fetch_optional(&mut **tx)
             .await?
-            .flatten();
-            text.and_then(|t| Uuid::parse_str(&t).ok())
+            .unwrap_or_default(),
+        Tx::Sqlite(tx) => {
+            let (customer, email) = sqlx::query_as::<_, (Option<String>, Option<String>)>(SQL)
+                .bind(order_id.hyphenated().to_string())
+                .fetch_optional(&mut **tx)
+                .await?
+                .unwrap_or_default();
+            (customer.and_then(|t| Uuid::parse_str(&t).ok()), email)
         }
     })
 }

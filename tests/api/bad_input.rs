@@ -7,6 +7,7 @@ crate::both_stores! {
     bad_cart_input_is_rejected_and_changes_nothing => bad_cart_input_is_rejected_and_changes_nothing;
     bad_product_input_is_rejected_and_changes_nothing => bad_product_input_is_rejected_and_changes_nothing;
     checkout_needs_an_idempotency_key_and_a_valid_address => checkout_needs_an_idempotency_key_and_a_valid_address;
+    one_key_raced_with_two_bodies_gives_one_order_and_one_422 => one_key_raced_with_two_bodies_gives_one_order_and_one_422;
 }
 
 async fn raw_post(
@@ -253,5 +254,40 @@ async fn bodies_that_are_arrays_are_rejected_and_change_nothing() {
         .await;
     assert_eq!((bought.status, bought.code()), (422, "invalid_body"));
     assert_eq!(app.inventory("ARR").await["reserved"], 0);
+    app.stop().await;
+}
+
+/// Two requests race under one `Idempotency-Key` with different bodies: exactly one places an
+/// order (201) and the other is refused with 422 `idempotency_key_reused`, whichever wins the
+/// claim; the stock shows exactly one order's units sold. Repeated, so the race is run both ways.
+async fn one_key_raced_with_two_bodies_gives_one_order_and_one_422(app: TestApp) {
+    const ROUNDS: u32 = 10;
+    app.product_with_stock("RACE", 100, 1_000).await;
+    let mut sold_expected: u32 = 0;
+    for round in 0..ROUNDS {
+        let key = format!("race-{round}");
+        let (one, two) = tokio::join!(
+            app.send(app.buy_now_request("RACE", 1, &key, "tok_visa")),
+            app.send(app.buy_now_request("RACE", 2, &key, "tok_visa")),
+        );
+        let mut answers = [
+            (one.status, one.code().to_owned(), 1),
+            (two.status, two.code().to_owned(), 2),
+        ];
+        answers.sort();
+        assert_eq!(answers[0].0, 201, "round {round}: {one:?} / {two:?}");
+        assert_eq!(
+            (answers[1].0, answers[1].1.as_str()),
+            (422, "idempotency_key_reused"),
+            "round {round}: {one:?} / {two:?}"
+        );
+        sold_expected += answers[0].2;
+    }
+    let stock = app.inventory("RACE").await;
+    assert_eq!(
+        stock["sold"].as_u64(),
+        Some(u64::from(sold_expected)),
+        "{stock}"
+    );
     app.stop().await;
 }

@@ -7,3 +7,4 @@ mod harness;
 mod consumers;
 mod embedded;
 mod relay_kafka;
+mod smtp;
