@@ -133,6 +133,50 @@ async fn a_shopper_signs_up_logs_in_and_owns_the_carts_and_orders_made_with_the_
     let bought = bought.await;
     assert_eq!(bought.status, 201, "{bought:?}");
     assert_eq!(bought.body["customer_id"], customer);
+
+    // Both orders reach the customer's read models through the outbox, the relay and the
+    // consumers (the embedded bus here), answering the customer's token.
+    let mut expected = vec![
+        order_id.to_owned(),
+        bought.body["id"].as_str().expect("id").to_owned(),
+    ];
+    expected.sort();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mine = app
+            .get_as(token, &format!("/v1/customers/{customer}/orders"))
+            .await;
+        let notes = app
+            .get_as(token, &format!("/v1/customers/{customer}/notifications"))
+            .await;
+        assert_eq!(
+            (mine.status, notes.status),
+            (200, 200),
+            "{mine:?} {notes:?}"
+        );
+        let mut listed: Vec<String> = mine.body["orders"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o["order_id"].as_str().map(str::to_owned))
+            .collect();
+        listed.sort();
+        let confirmed = notes.body["notifications"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["kind"] == "order_confirmed")
+            .count();
+        if listed == expected && confirmed == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the read models did not list both orders: {mine:?} {notes:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.stop().await;
 }
 
 async fn another_shoppers_token_gets_404_for_carts_and_orders_and_changes_nothing(app: TestApp) {
