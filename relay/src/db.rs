@@ -48,10 +48,13 @@ const SQLITE_COLUMNS: &str = "event_id, aggregate_type, aggregate_id, sequence, 
 /// The heads-then-prefix selection, shared by both dialects; `{lock}` is `FOR UPDATE SKIP
 /// LOCKED` on Postgres and empty on SQLite, `{now}` the dialect's "now" in its lease unit.
 ///
-/// The rows after the heads are taken round-robin: every aggregate's first unpublished row,
-/// then every second one, and so on, until the batch is full. Wherever the bound cuts, each
-/// aggregate gets a prefix of its unpublished rows (never a row without the ones before it),
-/// and one hot aggregate cannot starve the others.
+/// Of the heads' aggregates' unpublished rows, the oldest go first (by commit time, whatever
+/// their aggregate): first in, first out, so neither a hot aggregate nor a crowd of cold ones
+/// waits behind the other, and the relay's lag is the age of what it has not reached. (Taking
+/// every aggregate's first row, then every second one, as an earlier version did, let a flash
+/// sale's many orders hold its hot SKU to one event per batch.) Each aggregate still gets only
+/// a prefix of its unpublished rows: rows after a gap in what the bound took (possible only if
+/// commit times went backwards) are left for the next batch.
 fn claim_sql(lock: &str, now: &str) -> String {
     format!(
         "WITH heads AS ( \
@@ -62,29 +65,37 @@ fn claim_sql(lock: &str, now: &str) -> String {
                      AND e.aggregate_id = w.aggregate_id) \
                FROM (SELECT DISTINCT c.aggregate_type, c.aggregate_id FROM ( \
                    SELECT aggregate_type, aggregate_id FROM outbox WHERE published_at IS NULL \
-                   ORDER BY created_at LIMIT {HEAD_CANDIDATES_MAX}) c) w) \
+                     AND (lease_until IS NULL OR lease_until < {now}) \
+                   ORDER BY created_at LIMIT $1 * {HEAD_CANDIDATES_PER_ROW}) c) w) \
              AND o.published_at IS NULL \
              AND (o.lease_until IS NULL OR o.lease_until < {now}) \
            ORDER BY o.created_at LIMIT $1 {lock}), \
          ranked AS ( \
-           SELECT o.event_id, o.created_at, row_number() OVER ( \
+           SELECT o.event_id, o.aggregate_type, o.aggregate_id, o.created_at, row_number() OVER ( \
                PARTITION BY o.aggregate_type, o.aggregate_id ORDER BY o.sequence) AS rank \
            FROM outbox o \
            JOIN heads h ON h.aggregate_type = o.aggregate_type AND h.aggregate_id = o.aggregate_id \
            WHERE o.published_at IS NULL AND o.sequence < h.sequence + $1), \
-         picked AS (SELECT event_id FROM ranked ORDER BY rank, created_at LIMIT $1) "
+         oldest AS (SELECT event_id, aggregate_type, aggregate_id, rank FROM ranked \
+           ORDER BY created_at, rank LIMIT $1), \
+         picked AS (SELECT event_id FROM ( \
+           SELECT event_id, rank, row_number() OVER ( \
+               PARTITION BY aggregate_type, aggregate_id ORDER BY rank) AS k FROM oldest) p \
+           WHERE rank = k) "
     )
 }
 
-/// Heads are looked for in the aggregates of this many oldest unpublished rows: one index probe
-/// per distinct aggregate there finds its head (its lowest unpublished sequence). So a claim's
-/// cost does not grow with the backlog, and it never depends on the planner turning a "no
-/// earlier unpublished row" anti-join into something quadratic (Postgres does, once the table
-/// is analyzed). The oldest unpublished row's aggregate is always in the window, so a lone relay
-/// always finds work; with several relays, one may idle while the others hold the leases of
-/// every aggregate in the window. `ranked` is bounded the same way: sequences have no gaps, so
-/// the rows a batch can take lie below the head's sequence plus the batch size.
-const HEAD_CANDIDATES_MAX: u32 = 10_000;
+/// Heads are looked for in the aggregates of the oldest unleased unpublished rows, this many per
+/// row of the batch: one index probe per distinct aggregate there finds its head (its lowest
+/// unpublished sequence). Since the batch takes the oldest rows first, a window a few times the
+/// batch holds what it can take, so a claim's cost grows with the batch, not the backlog, and it
+/// never depends on the planner turning a "no earlier unpublished row" anti-join into something
+/// quadratic (Postgres does, once the table is analyzed). Rows leased to another relay are not
+/// in the window, so a second relay looks past them; the oldest unleased row's aggregate is
+/// always in it, so a relay finds work whenever some aggregate's head is free. `ranked` is
+/// bounded the same way: sequences have no gaps, so the rows a batch can take lie below the
+/// head's sequence plus the batch size.
+const HEAD_CANDIDATES_PER_ROW: u32 = 4;
 
 impl Db {
     pub fn dialect(&self) -> &'static str {

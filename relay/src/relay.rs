@@ -126,9 +126,12 @@ impl Relay {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
         let mut last_prune = tokio::time::Instant::now();
+        let mut last_backlog: Option<tokio::time::Instant> = None;
         tracing::info!(relay = %self.id, dialect = self.db.dialect(), "outbox relay started");
         while !*stop.borrow() {
-            let pause = match self.pass().await {
+            let pass = self.pass().await;
+            let drained = matches!(&pass, Ok(p) if p.claimed < self.config.batch_size_max as usize);
+            let pause = match pass {
                 Ok(pass) if pass.failed == 0 => {
                     failures = 0;
                     if pass.claimed >= self.config.batch_size_max as usize {
@@ -147,7 +150,12 @@ impl Relay {
                     backoff(self.config.backoff_min, self.config.backoff_max, failures)
                 }
             };
-            self.refresh_backlog().await;
+            // Counting the backlog scans it: while draining a large one, at most a few times a
+            // second; once drained, after every pass (it is small then, and the figures reach 0).
+            if drained || last_backlog.is_none_or(|t| t.elapsed() >= BACKLOG_REFRESH_MIN) {
+                last_backlog = Some(tokio::time::Instant::now());
+                self.refresh_backlog().await;
+            }
             if last_prune.elapsed() >= PRUNE_INTERVAL {
                 last_prune = tokio::time::Instant::now();
                 self.prune().await;
@@ -191,6 +199,9 @@ impl Relay {
         }
     }
 }
+
+/// How often, at most, the backlog figures are refreshed while the relay drains full batches.
+const BACKLOG_REFRESH_MIN: Duration = Duration::from_millis(250);
 
 /// How often published rows past the retention are pruned.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(60);

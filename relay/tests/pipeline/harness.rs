@@ -177,6 +177,15 @@ impl World {
         self.db.backlog().await.expect("backlog").pending
     }
 
+    /// Runs one statement of the test's own (no input from outside the test).
+    pub async fn execute(&self, sql: &str) {
+        match &self.db {
+            Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        }
+        .expect("statement");
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         match &self.db {
             Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await,

@@ -367,3 +367,134 @@ async fn relay_throughput() {
     drop(cluster);
     world.close().await;
 }
+
+/// How fast one relay drains a flash sale's backlog, and whether the hot SKU's events keep pace
+/// with the rest (first in, first out): 20,000 rows, half of them one hot SKU's (a reservation and a commit per order), the rest
+/// 2,500 orders' four events each, interleaved in commit order. Not a pass/fail test; run with
+/// `cargo test -p relay --release --test pipeline relay_throughput_flash_sale -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement, not a check"]
+async fn relay_throughput_flash_sale() {
+    let world = World::new(Backend::Postgres).await;
+    let cluster = mock_cluster(3);
+    let brokers = cluster.bootstrap_servers();
+    let relay::Db::Postgres(pool) = &world.db else {
+        unreachable!("a Postgres world")
+    };
+    sqlx::query(
+        "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
+         schema_version, payload, created_at) \
+         SELECT gen_random_uuid(), \
+                CASE WHEN n % 2 = 0 THEN 'inventory' ELSE 'order' END, \
+                CASE WHEN n % 2 = 0 THEN 'HOT' ELSE 'O-' || (n / 8) END, \
+                CASE WHEN n % 2 = 0 THEN n / 2 + 1 ELSE (n / 2) % 4 + 1 END, \
+                CASE WHEN n % 2 = 0 THEN 'inventory.reserved' ELSE 'order.placed' END, 1, \
+                jsonb_build_object('n', n), now() + n * INTERVAL '1 microsecond' \
+         FROM generate_series(0, 19999) AS n",
+    )
+    .execute(pool)
+    .await
+    .expect("backlog");
+    let relay = relay_to(
+        &world,
+        &brokers,
+        RelayConfig {
+            batch_size_max: RelayConfig::default().batch_size_max,
+            ..config(10_000)
+        },
+    );
+    let started = std::time::Instant::now();
+    let (mut passes, mut published, mut hot_at_half) = (0, 0, None);
+    loop {
+        let pass = relay.pass().await.expect("relay pass");
+        passes += 1;
+        published += pass.published;
+        if hot_at_half.is_none() && published >= 10_000 {
+            let (hot,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM outbox WHERE aggregate_id = 'HOT' AND published_at IS NOT NULL",
+            )
+            .fetch_one(pool)
+            .await
+            .expect("hot published");
+            hot_at_half = Some(hot);
+        }
+        if pass.claimed == 0 || passes > 2_000 {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    eprintln!(
+        "relay drained 20000 flash-sale rows in {:.2} s ({:.0} rows/s, {passes} passes); when \
+         half the rows were out, {} of them were the hot SKU's (FIFO: about 5000)",
+        elapsed.as_secs_f64(),
+        20_000.0 / elapsed.as_secs_f64(),
+        hot_at_half.unwrap_or(0)
+    );
+    assert_eq!(world.pending().await, 0);
+    drop(cluster);
+    world.close().await;
+}
+
+/// A claim takes the oldest unpublished rows first, whatever their aggregate, and only a prefix
+/// of each aggregate's rows: a hot aggregate behind a crowd of cold ones (a flash sale's SKU
+/// among its orders) is not held to one row per batch, and the crowd is not held back by it.
+async fn a_claim_takes_the_oldest_rows_first_as_prefixes(backend: Backend) {
+    let world = World::new(backend).await;
+    // 600 rows in commit order: even ones the hot SKU's (sequences 1..=300), odd ones 150
+    // orders' (two each).
+    for n in 0..600i64 {
+        let (kind, id, sequence) = if n % 2 == 0 {
+            ("inventory", "HOT".to_owned(), n / 2 + 1)
+        } else {
+            ("order", format!("O-{}", n / 4), (n / 2) % 2 + 1)
+        };
+        let created = match backend {
+            Backend::Postgres => format!("TIMESTAMPTZ 'epoch' + {n} * INTERVAL '1 millisecond'"),
+            Backend::Sqlite => n.to_string(),
+        };
+        world
+            .execute(&format!(
+                "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
+                 schema_version, payload, created_at) VALUES ('{}', '{kind}', '{id}', {sequence}, \
+                 'test.event', 1, '{{}}', {created})",
+                uuid::Uuid::new_v4()
+            ))
+            .await;
+    }
+    let claimed = world
+        .db
+        .claim(uuid::Uuid::new_v4(), 100, 60_000)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 100);
+    let hot: Vec<i64> = claimed
+        .iter()
+        .filter(|e| e.aggregate_id == "HOT")
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(
+        hot,
+        (1..=50).collect::<Vec<_>>(),
+        "the hot SKU's oldest 50 rows, in order"
+    );
+    let orders: std::collections::BTreeSet<String> = claimed
+        .iter()
+        .filter(|e| e.aggregate_type == "order")
+        .map(|e| format!("{}#{}", e.aggregate_id, e.sequence))
+        .collect();
+    let expected: std::collections::BTreeSet<String> = (0..25)
+        .flat_map(|o| [format!("O-{o}#1"), format!("O-{o}#2")])
+        .collect();
+    assert_eq!(orders, expected, "the 25 oldest orders, both rows each");
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_claim_takes_the_oldest_rows_first_as_prefixes() {
+    a_claim_takes_the_oldest_rows_first_as_prefixes(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_claim_takes_the_oldest_rows_first_as_prefixes() {
+    a_claim_takes_the_oldest_rows_first_as_prefixes(Backend::Sqlite).await;
+}
