@@ -127,6 +127,11 @@ impl Settings {
         if commerce.recovery_interval.is_zero() {
             return Err("SAGA_RECOVERY_INTERVAL_MS must be at least 1".to_string());
         }
+        commerce.saga_step_overload_wait = millis(
+            get,
+            "SAGA_STEP_OVERLOAD_WAIT_MS",
+            commerce.saga_step_overload_wait,
+        )?;
         commerce.accounts.session_ttl =
             millis(get, "SESSION_TTL_MS", commerce.accounts.session_ttl)?;
         if commerce.accounts.session_ttl.is_zero() {

@@ -13,7 +13,7 @@ use domain::{
     Cart, CartId, CustomerId, InventorySku, Money, Order, OrderId, Product, ProductName, Quantity,
     SkuCode,
 };
-use runtime::{ActorSystem, KindStatsSnapshot, RuntimeConfig, Sharding};
+use runtime::{ActorSystem, DispatchError, KindStatsSnapshot, RuntimeConfig, Sharding};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -33,6 +33,10 @@ pub struct CommerceConfig {
     pub recovery_interval: Duration,
     /// Upper bound of sagas or SKUs handled per background pass.
     pub background_batch_max: u32,
+    /// How long a saga step, once its order is placed, waits for room in a full mailbox before
+    /// it gives up and leaves the saga to the recovery loop. New work is shed at once; work
+    /// already promised to a placed order is not.
+    pub saga_step_overload_wait: Duration,
     /// Sessions, token lifetime and password hashing.
     pub accounts: AccountsConfig,
 }
@@ -46,6 +50,7 @@ impl Default for CommerceConfig {
             saga_stuck_after: Duration::from_secs(60),
             recovery_interval: Duration::from_secs(10),
             background_batch_max: 100,
+            saga_step_overload_wait: Duration::from_secs(2),
             accounts: AccountsConfig::default(),
         }
     }
@@ -126,7 +131,75 @@ async fn ask<A: Aggregate>(
     sharding.ask(id, ask).await?.map_err(rejected)
 }
 
+/// An ask on behalf of a saga whose order is already placed. A full mailbox is waited out,
+/// pausing 5 ms and doubling up to 100 ms, for at most `wait`, instead of failing the step:
+/// shedding protects the service from new work, and this work was promised. Anything else, and
+/// a mailbox that stays full past `wait`, is answered as by [`ask`].
+async fn patient_ask<A: Aggregate>(
+    sharding: &Sharding<Hosted<A>>,
+    id: A::Id,
+    command: A::Command,
+    rejected: impl FnOnce(A::Error) -> AppError,
+    wait: Duration,
+) -> Result<A::View, AppError>
+where
+    A::Command: Clone,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut pause = PATIENT_PAUSE_MIN;
+    loop {
+        match sharding
+            .ask(id.clone(), Ask::Execute(command.clone()))
+            .await
+        {
+            Err(DispatchError::Overloaded(what))
+                if tokio::time::Instant::now() + pause < deadline =>
+            {
+                metrics::counter!("saga_step_overload_waits_total", "bound" => what).increment(1);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(PATIENT_PAUSE_MAX);
+            }
+            answer => return answer?.map_err(rejected),
+        }
+    }
+}
+
+const PATIENT_PAUSE_MIN: Duration = Duration::from_millis(5);
+const PATIENT_PAUSE_MAX: Duration = Duration::from_millis(100);
+
 impl Inner {
+    /// The saga's steps after placement: [`Inner::order_with_saga`], [`Inner::cart`] and
+    /// [`Inner::inventory`] that wait out a full mailbox (see [`patient_ask`]).
+    pub(crate) async fn saga_order(
+        &self,
+        id: OrderId,
+        steps: Vec<order::Command>,
+        record: &mut SagaRecord,
+    ) -> Result<Order, AppError> {
+        record.updated_at = self.clock.now();
+        let command = OrderCommand::with_saga(steps, record.clone());
+        let wait = self.config.saga_step_overload_wait;
+        patient_ask(&self.orders, id, command, AppError::Order, wait).await
+    }
+
+    pub(crate) async fn saga_cart(
+        &self,
+        id: CartId,
+        command: cart::Command,
+    ) -> Result<Cart, AppError> {
+        let wait = self.config.saga_step_overload_wait;
+        patient_ask(&self.carts, id, command, AppError::Cart, wait).await
+    }
+
+    pub(crate) async fn saga_inventory(
+        &self,
+        sku: SkuCode,
+        command: InventoryCommand,
+    ) -> Result<InventoryView, AppError> {
+        let wait = self.config.saga_step_overload_wait;
+        patient_ask(&self.stock, sku, command, AppError::Inventory, wait).await
+    }
+
     /// Runs `steps` on the order as one change that also writes `record` (stamped now).
     pub(crate) async fn order_with_saga(
         &self,

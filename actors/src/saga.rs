@@ -109,7 +109,7 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
         },
         order::Command::Confirm,
     ];
-    match c.order_with_saga(order.id(), confirm, &mut record).await {
+    match c.saga_order(order.id(), confirm, &mut record).await {
         Ok(confirmed) => finish(c, record, confirmed).await,
         Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
             // Cancelled while the provider was answering: the order cannot record the payment,
@@ -150,7 +150,7 @@ async fn finish(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order
         .map_err(|e| AppError::Gateway(e.to_string()))?;
     record.step = SagaStep::Completed;
     let request = vec![order::Command::RequestFulfillment { shipment_id }];
-    match c.order_with_saga(order.id(), request, &mut record).await {
+    match c.saga_order(order.id(), request, &mut record).await {
         // Cancelled meanwhile: the cancellation owns the saga record from here.
         Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
             c.get_order(order.id()).await
@@ -179,7 +179,7 @@ async fn fail(
     steps.push(order::Command::Fail { reason });
     record.step = SagaStep::Failed;
     record.failure_reason = Some(reason.as_str().to_string());
-    let failed = match c.order_with_saga(order.id(), steps, &mut record).await {
+    let failed = match c.saga_order(order.id(), steps, &mut record).await {
         Ok(failed) => failed,
         Err(AppError::Order(_)) => {
             // The order moved on (cancelled): keep its state, end the saga on its own.
@@ -251,7 +251,7 @@ async fn abort_cart(c: &Inner, record: &SagaRecord) {
     let abort = cart::Command::AbortCheckout {
         order_id: record.order_id,
     };
-    match c.cart(cart_id, abort).await {
+    match c.saga_cart(cart_id, abort).await {
         Ok(_) | Err(AppError::Cart(cart::Error::CheckoutMismatch)) => {}
         // The reservation TTL and the cart's own retry path cover this; say so in the logs.
         Err(e) => {
@@ -278,7 +278,7 @@ async fn reserve_all(
             quantity: line.quantity(),
             expires_at,
         };
-        c.inventory(line.sku().clone(), InventoryCommand::Domain(reserve))
+        c.saga_inventory(line.sku().clone(), InventoryCommand::Domain(reserve))
     });
     let mut outcome = None;
     for answer in futures::future::join_all(reservations).await {
@@ -344,7 +344,7 @@ async fn commit_stock(c: &Inner, order: &Order) -> Result<(), AppError> {
         let commit = inventory::Command::Commit {
             reservation_id: reservation_id(order.id(), line.sku()),
         };
-        c.inventory(line.sku().clone(), InventoryCommand::Domain(commit))
+        c.saga_inventory(line.sku().clone(), InventoryCommand::Domain(commit))
     });
     for answer in futures::future::join_all(commits).await {
         answer?;
@@ -367,7 +367,7 @@ pub async fn release_stock(c: &Inner, order: &Order) -> Result<(), AppError> {
                 status: ReservationStatus::Committed,
             })) => {
                 let back = inventory::Command::Return { reservation_id };
-                c.inventory(line.sku().clone(), InventoryCommand::Domain(back))
+                c.saga_inventory(line.sku().clone(), InventoryCommand::Domain(back))
                     .await?;
             }
             Err(AppError::Inventory(inventory::Error::ReservationNotHeld { .. })) => {}

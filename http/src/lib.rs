@@ -93,6 +93,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes_max))
         .layer(axum::middleware::from_fn_with_state(
+            limits.body_bytes_max,
+            middleware::refuse_oversized,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             limits.retry_after_secs,
             middleware::retry_after,
         ))

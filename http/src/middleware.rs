@@ -82,6 +82,50 @@ pub async fn shed_load(
     next.run(req).await
 }
 
+/// At most this much of an oversized body is read (and discarded) before answering 413: enough
+/// that a client still sending it reads the answer instead of a connection reset.
+pub const OVERSIZED_DRAIN_BYTES_MAX: usize = 1024 * 1024;
+/// And for at most this long.
+pub const OVERSIZED_DRAIN_TIME_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A body whose declared `Content-Length` exceeds `max` is refused with 413 `body_too_large`
+/// before any handler runs. Closing the connection while the client is still sending would make
+/// its kernel see a reset and often lose the answer, so up to [`OVERSIZED_DRAIN_BYTES_MAX`] of
+/// the body (within [`OVERSIZED_DRAIN_TIME_MAX`]) is read and discarded first; the answer says
+/// `Connection: close`. Bodies without a length are bounded by `DefaultBodyLimit` as they are
+/// read.
+pub async fn refuse_oversized(State(max): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let too_large = declared.is_some_and(|n| usize::try_from(n).map_or(true, |n| n > max));
+    if !too_large {
+        return next.run(req).await;
+    }
+    let mut stream = req.into_body().into_data_stream();
+    let drain = async {
+        let mut read = 0usize;
+        while let Some(Ok(chunk)) = futures::StreamExt::next(&mut stream).await {
+            read = read.saturating_add(chunk.len());
+            if read > OVERSIZED_DRAIN_BYTES_MAX {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(OVERSIZED_DRAIN_TIME_MAX, drain).await;
+    let mut response = ApiError::new(
+        Code::BodyTooLarge,
+        format!("the request body exceeds the size limit of {max} bytes"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// Sets `Retry-After` on answers marked retryable to the configured seconds.
 pub async fn retry_after(State(seconds): State<u64>, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
@@ -175,6 +219,36 @@ mod tests {
         for bad in ["", "with space", "new\nline", "é", &"x".repeat(129), "a/b"] {
             assert!(!is_valid_request_id(bad), "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_read_then_refused_with_413_and_close() {
+        let app: Router = Router::new()
+            .route("/", axum::routing::post(|| async { "handled" }))
+            .layer(axum::middleware::from_fn_with_state(
+                10usize,
+                refuse_oversized,
+            ));
+        let request = |body: &'static str| {
+            Request::post("/")
+                .header(header::CONTENT_LENGTH, body.len())
+                .body(Body::from(body))
+                .expect("request")
+        };
+        let small = app
+            .clone()
+            .oneshot(request("0123456789"))
+            .await
+            .expect("answer");
+        assert_eq!(small.status(), StatusCode::OK);
+        let big = app.oneshot(request("0123456789A")).await.expect("answer");
+        assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(big.headers()[header::CONNECTION], "close");
+        let body = axum::body::to_bytes(big.into_body(), 4096)
+            .await
+            .expect("body");
+        let problem: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(problem["code"], "body_too_large");
     }
 
     #[test]
