@@ -32,6 +32,10 @@ pub struct EventSettings {
 
 type Get<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// The relay's default batch on Postgres and on SQLite (`RELAY_BATCH_MAX` overrides both).
+const RELAY_BATCH_POSTGRES: u32 = 5_000;
+const RELAY_BATCH_SQLITE: u32 = 500;
+
 fn var(get: Get<'_>, name: &str) -> Option<String> {
     get(name)
         .map(|v| v.trim().to_owned())
@@ -57,6 +61,14 @@ impl EventSettings {
         if let Some(prefix) = var(get, "KAFKA_TOPIC_PREFIX") {
             relay.topic_prefix = prefix;
         }
+        // On Postgres large batches are what let the relay keep up with a flash sale (see
+        // docs/performance.md); on SQLite every handler transaction holds the one write lock the
+        // actors' group commits also need, so its batches stay small.
+        relay.batch_size_max = if var(get, "DATABASE_URL").is_some() {
+            RELAY_BATCH_POSTGRES
+        } else {
+            RELAY_BATCH_SQLITE
+        };
         if let Some(batch) = number(get, "RELAY_BATCH_MAX")? {
             relay.batch_size_max =
                 u32::try_from(batch).map_err(|_| "RELAY_BATCH_MAX is too large")?;

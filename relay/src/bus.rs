@@ -42,8 +42,10 @@ impl Bus {
         batch: &[&Envelope],
     ) -> Result<(), HandlerError> {
         let mut tx = self.db.begin().await?;
+        let ids: Vec<uuid::Uuid> = batch.iter().map(|e| e.event_id).collect();
+        let fresh = tx.inbox_claim_many(handler.name(), &ids).await?;
         for envelope in batch {
-            if tx.inbox_claim(handler.name(), envelope.event_id).await? {
+            if fresh.contains(&envelope.event_id) {
                 handler.apply(&mut tx, envelope).await?;
             }
         }
@@ -97,20 +99,58 @@ impl Bus {
 
 #[async_trait]
 impl Publisher for Bus {
+    /// On Postgres the handlers apply the batch concurrently, each in its own transaction on
+    /// its own connection; on SQLite, whose single writer would only make them queue for its
+    /// lock, one after the other. A row is published when every handler has it.
     async fn publish(&self, batch: &[Envelope]) -> Vec<Result<(), String>> {
+        let per_handler: Vec<Vec<Result<(), String>>> = match self.db {
+            Db::Postgres(_) => {
+                futures::future::join_all(
+                    self.handlers
+                        .iter()
+                        .map(|handler| self.publish_to(&**handler, batch)),
+                )
+                .await
+            }
+            Db::Sqlite(_) => {
+                let mut all = Vec::with_capacity(self.handlers.len());
+                for handler in &self.handlers {
+                    all.push(self.publish_to(&**handler, batch).await);
+                }
+                all
+            }
+        };
         let mut results: Vec<Result<(), String>> = vec![Ok(()); batch.len()];
-        for handler in &self.handlers {
-            let relevant: Vec<&Envelope> = batch
-                .iter()
-                .filter(|e| handler.streams().contains(&e.stream()))
-                .collect();
-            if relevant.is_empty() {
-                continue;
+        for handler_results in per_handler {
+            for (result, outcome) in results.iter_mut().zip(handler_results) {
+                if result.is_ok() {
+                    *result = outcome;
+                }
             }
-            if let Err(e) = self.apply_all(&**handler, &relevant).await {
-                tracing::debug!(consumer = handler.name(), error = %e, "batch failed; delivering one by one");
-                self.deliver_each(&**handler, batch, &mut results).await;
-            }
+        }
+        results
+    }
+}
+
+impl Bus {
+    /// `batch` to one handler: one transaction for all it reads, or, if that fails, one
+    /// delivery per event with retries and dead letters.
+    async fn publish_to(
+        &self,
+        handler: &dyn Handler,
+        batch: &[Envelope],
+    ) -> Vec<Result<(), String>> {
+        let mut results: Vec<Result<(), String>> = vec![Ok(()); batch.len()];
+        let relevant: Vec<&Envelope> = batch
+            .iter()
+            .filter(|e| handler.streams().contains(&e.stream()))
+            .collect();
+        if relevant.is_empty() {
+            return results;
+        }
+        if let Err(e) = self.apply_all(handler, &relevant).await {
+            tracing::debug!(consumer = handler.name(), error = %e, "batch failed; delivering one by one");
+            self.deliver_each(handler, batch, &mut results).await;
         }
         results
     }

@@ -408,6 +408,37 @@ impl Tx {
         Ok(inserted == 1)
     }
 
+    /// [`Tx::inbox_claim`] for many events at once (one statement on Postgres): the ids that
+    /// were not yet in `consumer`'s inbox, which the caller now applies.
+    pub async fn inbox_claim_many(
+        &mut self,
+        consumer: &str,
+        event_ids: &[Uuid],
+    ) -> DbResult<std::collections::HashSet<Uuid>> {
+        match self {
+            Tx::Postgres(tx) => Ok(sqlx::query_scalar::<_, Uuid>(
+                "INSERT INTO inbox (consumer, event_id, processed_at) \
+                 SELECT $1, id, now() FROM UNNEST($2::UUID[]) AS id \
+                 ON CONFLICT DO NOTHING RETURNING event_id",
+            )
+            .bind(consumer)
+            .bind(event_ids)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect()),
+            Tx::Sqlite(_) => {
+                let mut fresh = std::collections::HashSet::with_capacity(event_ids.len());
+                for id in event_ids {
+                    if self.inbox_claim(consumer, *id).await? {
+                        fresh.insert(*id);
+                    }
+                }
+                Ok(fresh)
+            }
+        }
+    }
+
     pub async fn commit(self) -> DbResult<()> {
         match self {
             Tx::Postgres(tx) => tx.commit().await,
