@@ -249,3 +249,29 @@ pub async fn assert_outbox_contiguous(pool: &PgPool) -> (i64, i64) {
     println!("  checked: outbox sequences contiguous from 1 for all {aggregates} aggregates ({rows} rows); order and SKU versions = last sequence");
     (aggregates, rows)
 }
+
+/// Exactly one shipment request per confirmed order, however often the saga was resumed: every
+/// order whose units count as sold has exactly one `order.fulfillment_requested` fact, and no
+/// other order has one. (The shipping provider is asked with the order id as its idempotency
+/// key, so a resumed saga's repeated request names the same shipment.)
+pub async fn assert_one_shipment_per_sold_order(pool: &PgPool) -> i64 {
+    let (sold, wrong): (i64, i64) = sqlx::query_as(
+        "WITH shipments AS ( \
+           SELECT aggregate_id, COUNT(*) AS n FROM outbox \
+           WHERE aggregate_type = 'order' AND event_type = 'order.fulfillment_requested' \
+           GROUP BY aggregate_id) \
+         SELECT COUNT(*) FILTER (WHERE o.status = ANY($1)), \
+                COUNT(*) FILTER (WHERE COALESCE(s.n, 0) <> CASE WHEN o.status = ANY($1) THEN 1 ELSE 0 END) \
+         FROM orders o LEFT JOIN shipments s ON s.aggregate_id = o.order_id::TEXT",
+    )
+    .bind(SOLD_STATUSES)
+    .fetch_one(pool)
+    .await
+    .expect("shipments");
+    assert_eq!(
+        wrong, 0,
+        "{wrong} orders without exactly one shipment request"
+    );
+    println!("  checked: each of the {sold} sold orders has exactly one shipment request, no other order has one");
+    sold
+}

@@ -102,6 +102,7 @@ async fn broker_outage_and_crashes_mid_sale_lose_no_event_and_apply_none_twice()
     books::assert_books_balance(&pool, &server.app, SKU, i64::from(STOCK)).await;
     books::assert_orders_match_api(&pool, &server.app).await;
     let (_, rows) = books::assert_outbox_contiguous(&pool).await;
+    books::assert_one_shipment_per_sold_order(&pool).await;
 
     let drained = Instant::now();
     while unpublished(&pool).await > 0 {

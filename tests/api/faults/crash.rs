@@ -89,5 +89,6 @@ async fn sigkill_four_times_mid_sale_loses_nothing_and_every_saga_settles() {
     );
     books::assert_orders_match_api(&pool, &server.app).await;
     books::assert_outbox_contiguous(&pool).await;
+    books::assert_one_shipment_per_sold_order(&pool).await;
     server.kill9();
 }
