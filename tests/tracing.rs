@@ -52,9 +52,7 @@ async fn the_request_id_follows_a_checkout_into_its_actors_and_commits() {
         .json()
         .with_current_span(true)
         .with_span_list(true)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "info,sqlx=warn,runtime=debug",
-        ))
+        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
         .with_writer(move || writer.clone())
         .init();
 
@@ -72,7 +70,44 @@ async fn the_request_id_follows_a_checkout_into_its_actors_and_commits() {
         )
         .await;
     assert_eq!(placed.status, 201, "{placed:?}");
+
+    // Secrets never reach a log, even at debug: passwords (right and wrong), session tokens,
+    // the admin token (used above to define the product).
+    let (password, wrong) = ("Tr4ce-secret-password", "Wr0ng-secret-password");
+    let account = json!({"email": "trace@example.com", "password": password});
+    assert_eq!(app.post("/v1/accounts", account.clone()).await.status, 201);
+    let session = app.post("/v1/sessions", account).await;
+    assert_eq!(session.status, 201, "{session:?}");
+    let token = session.body["token"].as_str().expect("token").to_owned();
+    let me = app
+        .send(
+            app.client
+                .get(app.url("/v1/accounts/me"))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(me.status, 200);
+    let refused = app
+        .post(
+            "/v1/sessions",
+            json!({"email": "trace@example.com", "password": wrong}),
+        )
+        .await;
+    assert_eq!(refused.status, 401);
     app.stop().await;
+    let raw = String::from_utf8_lossy(&captured.0.lock().expect("log buffer")).into_owned();
+    assert!(
+        raw.contains("/v1/sessions"),
+        "the logs cover the login requests"
+    );
+    for (what, secret) in [
+        ("password", password),
+        ("wrong password", wrong),
+        ("session token", token.as_str()),
+        ("admin token", ADMIN_TOKEN),
+    ] {
+        assert!(!raw.contains(secret), "the {what} appears in the logs");
+    }
 
     let lines = captured.lines();
     let decided: Vec<&Value> = lines
