@@ -354,11 +354,12 @@ impl BinaryConfig {
         self
     }
 
-    /// Starts the binary and waits (bounded) until `/healthz` answers.
-    pub async fn start(&self) -> ServerProcess {
+    /// The binary with this configuration's environment, running `subcommand`; output
+    /// discarded.
+    pub fn command(&self, subcommand: &str) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commerce"));
         command
-            .arg("serve")
+            .arg(subcommand)
             .env("HTTP_ADDR", format!("127.0.0.1:{}", self.port))
             .env("DATA_DIR", &self.data_dir)
             .env("ADMIN_TOKEN", ADMIN_TOKEN)
@@ -373,6 +374,12 @@ impl BinaryConfig {
         for (name, value) in &self.env {
             command.env(name, value);
         }
+        command
+    }
+
+    /// Starts the binary and waits (bounded) until `/healthz` answers.
+    pub async fn start(&self) -> ServerProcess {
+        let mut command = self.command("serve");
         // Owned by `ServerProcess` at once, so every path (including a failed health wait)
         // kills and reaps the child.
         let server = ServerProcess {

@@ -15,4 +15,5 @@ mod naive;
 mod observability;
 mod openapi;
 mod read_models;
+mod relay_process;
 mod restart;
