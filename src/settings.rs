@@ -152,6 +152,10 @@ impl Settings {
             }
             http_limits.concurrency_max = max;
         }
+        if let Some(list) = get("TRUSTED_PROXIES") {
+            http_limits.trusted_proxies = commerce_http::limits::TrustedProxies::parse(&list)
+                .map_err(|e| format!("TRUSTED_PROXIES={list:?} is invalid: {e}"))?;
+        }
         for (name, slot) in [
             (
                 "SIGNUPS_PER_MINUTE_PER_CLIENT",
@@ -264,6 +268,28 @@ mod tests {
         assert!(err.contains("HTTP_CONCURRENCY_MAX"), "{err}");
         let err = settings(&[("SAGA_RECOVERY_INTERVAL_MS", "0")]).expect_err("zero spins");
         assert!(err.contains("SAGA_RECOVERY_INTERVAL_MS"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_and_auth_limits_are_configurable() {
+        let s = settings(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            ("LOGINS_PER_MINUTE_PER_EMAIL", "4"),
+            ("SAGA_STEP_OVERLOAD_WAIT_MS", "500"),
+        ])
+        .expect("valid");
+        let trusted = s.http_limits.trusted_proxies;
+        assert!(trusted.contains("10.2.3.4".parse().expect("ip")));
+        assert!(!trusted.contains("11.0.0.1".parse().expect("ip")));
+        assert_eq!(s.http_limits.logins_per_minute_per_email, 4);
+        assert_eq!(
+            s.commerce.saga_step_overload_wait,
+            Duration::from_millis(500)
+        );
+        let err = settings(&[("TRUSTED_PROXIES", "10.0.0.0/99")]).expect_err("bad prefix");
+        assert!(err.contains("TRUSTED_PROXIES"), "{err}");
+        let err = settings(&[("LOGINS_PER_MINUTE_PER_CLIENT", "0")]).expect_err("zero");
+        assert!(err.contains("LOGINS_PER_MINUTE_PER_CLIENT"), "{err}");
     }
 
     #[test]

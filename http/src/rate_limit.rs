@@ -16,7 +16,7 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use dashmap::DashMap;
 
-use crate::limits::HttpLimits;
+use crate::limits::{HttpLimits, TrustedProxies, FORWARDED_HOPS_MAX};
 use crate::problem::{ApiError, Code};
 
 /// Keys one limiter tracks at most.
@@ -98,6 +98,7 @@ pub struct AuthRateLimits {
     signups_by_client: Arc<RateLimiter<IpAddr>>,
     logins_by_client: Arc<RateLimiter<IpAddr>>,
     logins_by_email: Arc<RateLimiter<String>>,
+    trusted_proxies: TrustedProxies,
 }
 
 impl AuthRateLimits {
@@ -115,7 +116,12 @@ impl AuthRateLimits {
                 limits.logins_per_minute_per_email,
                 RATE_LIMIT_KEYS_MAX,
             )),
+            trusted_proxies: limits.trusted_proxies,
         }
+    }
+
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.trusted_proxies
     }
 
     pub fn sign_up(&self, client: IpAddr) -> Result<(), ApiError> {
@@ -142,19 +148,87 @@ fn limited(result: Result<(), Duration>) -> Result<(), ApiError> {
     })
 }
 
-/// The client's address: the TCP peer. Requests without one (in-process tests) share one key.
-/// Behind a reverse proxy every client shares the proxy's address, so there the per-email login
-/// limit is what protects an account.
-pub fn client_ip(parts: &Parts) -> IpAddr {
-    parts
+/// The client's address: the TCP peer, unless the peer is a trusted proxy; then the rightmost
+/// `X-Forwarded-For` entry that is not itself a trusted proxy (entries to its left were written
+/// by the client and prove nothing). A malformed entry stops the walk at the last address known
+/// good. Requests without a peer (in-process tests) share one key.
+pub fn client_ip(parts: &Parts, trusted: &TrustedProxies) -> IpAddr {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip())
+        .to_canonical();
+    if !trusted.contains(peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .rev()
+        .flat_map(|value| value.to_str().unwrap_or("?").rsplit(','))
+        .take(FORWARDED_HOPS_MAX);
+    for hop in hops {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            return client;
+        };
+        client = ip.to_canonical();
+        if !trusted.contains(client) {
+            return client;
+        }
+    }
+    client
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parts(peer: &str, forwarded: &[&str]) -> Parts {
+        let mut request = axum::http::Request::get("/");
+        for value in forwarded {
+            request = request.header("x-forwarded-for", *value);
+        }
+        let (mut parts, ()) = request.body(()).expect("request").into_parts();
+        let addr: std::net::SocketAddr = format!("{peer}:4000").parse().expect("peer");
+        parts.extensions.insert(ConnectInfo(addr));
+        parts
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        let none = TrustedProxies::default();
+        let lb = TrustedProxies::parse("10.0.0.0/8").expect("trusted");
+        // Nobody trusted: the header is ignored, whatever it says.
+        assert_eq!(
+            client_ip(&parts("203.0.113.9", &["1.2.3.4"]), &none),
+            ip("203.0.113.9")
+        );
+        // A trusted proxy: the rightmost untrusted entry, skipping inner proxies.
+        let p = parts("10.0.0.2", &["6.6.6.6, 198.51.100.7, 10.0.0.1"]);
+        assert_eq!(client_ip(&p, &lb), ip("198.51.100.7"));
+        // Several header lines count in order.
+        let p = parts("10.0.0.2", &["6.6.6.6", "198.51.100.7"]);
+        assert_eq!(client_ip(&p, &lb), ip("198.51.100.7"));
+        // An untrusted peer cannot claim to be anyone.
+        assert_eq!(
+            client_ip(&parts("198.51.100.7", &["1.1.1.1"]), &lb),
+            ip("198.51.100.7")
+        );
+        // Garbage stops the walk at the last good address; no header leaves the proxy.
+        assert_eq!(
+            client_ip(&parts("10.0.0.2", &["1.1.1.1, junk, 10.0.0.3"]), &lb),
+            ip("10.0.0.3")
+        );
+        assert_eq!(client_ip(&parts("10.0.0.2", &[]), &lb), ip("10.0.0.2"));
+        // IPv4-mapped peers are IPv4.
+        assert_eq!(
+            client_ip(&parts("[::ffff:10.0.0.2]", &["192.0.2.1"]), &lb),
+            ip("192.0.2.1")
+        );
+    }
 
     #[test]
     fn a_burst_passes_then_the_bucket_refills_at_the_rate() {

@@ -423,3 +423,40 @@ async fn login_and_sign_up_are_rate_limited_with_retry_after() {
     assert_eq!((third.status, third.code()), (429, "rate_limited"));
     assert!(third.retry_after.is_some());
 }
+
+/// Behind a trusted reverse proxy the client is the address the proxy forwarded, so each
+/// shopper has a bucket of their own; without `TRUSTED_PROXIES` the header is ignored, and a
+/// client cannot dodge its limit by inventing addresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_behind_a_trusted_proxy_is_the_forwarded_address() {
+    async fn sign_ups(trusted: &str) -> Vec<u16> {
+        let (mut settings, _) = test_settings(Backend::Sqlite).await;
+        settings.http_limits.signups_per_minute_per_client = 1;
+        settings.http_limits.trusted_proxies =
+            commerce_http::limits::TrustedProxies::parse(trusted).expect("trusted proxies");
+        let app = spawn_with(settings).await;
+        let mut statuses = Vec::new();
+        for (i, forwarded) in ["198.51.100.1", "198.51.100.2", "198.51.100.2"]
+            .iter()
+            .enumerate()
+        {
+            let reply = app
+                .send(
+                    app.client
+                        .post(app.url("/v1/accounts"))
+                        .header("x-forwarded-for", format!("6.6.6.6, {forwarded}"))
+                        .json(&json!({
+                            "email": format!("shopper{i}@example.com"),
+                            "password": "correct horse battery",
+                        })),
+                )
+                .await;
+            statuses.push(reply.status);
+        }
+        app.stop().await;
+        statuses
+    }
+    // The test talks to the server from 127.0.0.1.
+    assert_eq!(sign_ups("127.0.0.1").await, [201, 201, 429]);
+    assert_eq!(sign_ups("").await, [201, 429, 429]);
+}

@@ -34,7 +34,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+        let trusted = parts
+            .extensions
+            .get::<AuthRateLimits>()
+            .map(|limits| *limits.trusted_proxies())
+            .unwrap_or_default();
+        Ok(ClientIp(client_ip(parts, &trusted)))
     }
 }
 
