@@ -107,9 +107,11 @@ impl Settings {
             runtime.live_actors_per_shard_max = live;
         }
         runtime.passivation_idle = millis(get, "PASSIVATION_IDLE_MS", runtime.passivation_idle)?;
+        runtime.hibernate_idle = millis(get, "HIBERNATE_IDLE_MS", runtime.hibernate_idle)?;
         runtime.passivation_check_interval = runtime
             .passivation_check_interval
-            .min(runtime.passivation_idle);
+            .min(runtime.passivation_idle)
+            .min(runtime.hibernate_idle);
         runtime.ask_timeout = millis(get, "ASK_TIMEOUT_MS", runtime.ask_timeout)?;
         runtime.validate()?;
 

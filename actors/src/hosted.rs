@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// What the hosting layer needs from a domain aggregate.
-pub trait Aggregate: Sized + Send + Unpin + 'static {
+pub trait Aggregate: Sized + Send + Sync + Unpin + 'static {
     type Id: EntityId;
     type Command: Send + Unpin + 'static;
     type Event: Send + Unpin + 'static;

@@ -284,11 +284,22 @@ fn sample_runtime(state: &AppState, out: &mut String) {
         ("actors_alive", "gauge", "Live actors."),
         alive,
     );
+    let hibernated = |k: &actors::ops::KindOverview| k.stats.hibernated.max(0) as u64;
+    per_kind(
+        out,
+        &kinds,
+        (
+            "actors_hibernated",
+            "gauge",
+            "Entities in memory without a running actor.",
+        ),
+        hibernated,
+    );
     family(
         out,
         "actors_alive_per_shard",
         "gauge",
-        "Live actors per shard.",
+        "Entities in memory (running or hibernated) per shard.",
     );
     for k in &kinds {
         for (shard, live) in k.live_per_shard.iter().enumerate() {
@@ -299,10 +310,20 @@ fn sample_runtime(state: &AppState, out: &mut String) {
             );
         }
     }
-    let counters: [(&str, &str, Pick); 10] = [
+    let counters: [(&str, &str, Pick); 12] = [
         ("actor_activations_total", "Actors activated.", |s| {
             s.activations
         }),
+        (
+            "actor_hibernations_total",
+            "Idle actors stopped with their state kept in memory.",
+            |s| s.hibernations,
+        ),
+        (
+            "actor_wakes_total",
+            "Hibernated entities woken into an actor without a load.",
+            |s| s.wakes,
+        ),
         (
             "actor_activation_failures_total",
             "Activations whose load failed.",

@@ -141,8 +141,14 @@ pub struct PassivationsView {
 pub struct KindView {
     #[schema(value_type = String)]
     pub actor_type: &'static str,
+    /// Running actors.
     pub alive: i64,
-    /// Live actors per shard, in shard order.
+    /// Entities kept in memory without a running actor (idle past HIBERNATE_IDLE_MS).
+    pub hibernated: i64,
+    pub hibernations: u64,
+    /// Hibernated entities woken into an actor by a command, without a load.
+    pub wakes: u64,
+    /// Entities in memory (running or hibernated) per shard, in shard order.
     pub live_per_shard: Vec<usize>,
     /// Commands waiting in all of this type's mailboxes.
     pub mailbox_depth: usize,
@@ -166,6 +172,9 @@ impl From<&KindOverview> for KindView {
         KindView {
             actor_type: k.kind,
             alive: s.alive,
+            hibernated: s.hibernated,
+            hibernations: s.hibernations,
+            wakes: s.wakes,
             live_per_shard: k.live_per_shard.clone(),
             mailbox_depth: k.mailbox_depth,
             activations: s.activations,
@@ -196,6 +205,8 @@ pub struct LiveActorView {
     pub actor_type: &'static str,
     pub id: String,
     pub shard: usize,
+    /// In memory without a running actor; its counters restart when a command wakes it.
+    pub hibernated: bool,
     pub mailbox_depth: usize,
     pub commands: u64,
     pub commands_per_minute: u64,
@@ -209,6 +220,7 @@ impl LiveActorView {
             actor_type: kind,
             id: v.id.clone(),
             shard: v.shard,
+            hibernated: v.hibernated,
             mailbox_depth: v.mailbox_depth,
             commands: v.commands,
             commands_per_minute: v.commands_per_minute(),

@@ -127,6 +127,11 @@ impl Api {
         self.send(Method::GET, path, None, None, false).await
     }
 
+    /// A GET of an admin route, with the admin token.
+    pub async fn get_admin(&self, path: &str) -> Result<Answer, reqwest::Error> {
+        self.send(Method::GET, path, None, None, true).await
+    }
+
     pub async fn put_product(
         &self,
         sku: &str,

@@ -38,6 +38,14 @@ pub struct MemoryArgs {
     /// How long to wait for the carts to passivate before reading them back.
     #[arg(long, default_value_t = 3_000)]
     pub passivation_wait_ms: u64,
+    /// After the RSS reading, wait up to this long for the idle carts to hibernate (give up
+    /// their actors and keep only their state) and read RSS again (0 = skip). Needs the admin
+    /// token, and a server with HIBERNATE_IDLE_MS below this wait.
+    #[arg(long, default_value_t = 0)]
+    pub hibernation_wait_ms: u64,
+    /// Bearer token of admin routes, to read /ops/overview [default: $ADMIN_TOKEN].
+    #[arg(long)]
+    pub admin_token: Option<String>,
     /// Write the figures here as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -52,6 +60,20 @@ pub struct MemoryReport {
     pub rss_after_kib: u64,
     pub bytes_per_cart: f64,
     pub carts_per_s: f64,
+    /// Filled when the hibernation phase ran.
+    pub hibernated: Option<HibernationReport>,
+}
+
+/// The same carts after their actors hibernated.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HibernationReport {
+    /// Carts the server reported hibernated when RSS was read.
+    pub carts_hibernated: u64,
+    /// Cart actors still running then.
+    pub carts_running: u64,
+    pub waited_ms: u64,
+    pub rss_kib: u64,
+    pub bytes_per_cart: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -143,6 +165,49 @@ pub async fn cart_memory(
             delta_bytes / created as f64
         },
         carts_per_s: crate::stats::per_second(created, elapsed_s),
+        hibernated: None,
+    })
+}
+
+/// The cart kind's (hibernated, running) counts from /ops/overview.
+async fn cart_counts(api: &Api) -> anyhow::Result<(u64, u64)> {
+    let a = api.get_admin("/ops/overview").await?;
+    anyhow::ensure!(a.status == 200, "/ops/overview answered {}", a.status);
+    let kinds = a.body["kinds"].as_array().cloned().unwrap_or_default();
+    let cart = kinds
+        .iter()
+        .find(|k| k["actor_type"] == "cart")
+        .ok_or_else(|| anyhow::anyhow!("/ops/overview lists no cart kind"))?;
+    let count = |field: &str| cart[field].as_i64().unwrap_or(0).max(0) as u64;
+    Ok((count("hibernated"), count("alive")))
+}
+
+/// Waits (up to `wait`) until `carts` carts are hibernated, then reads RSS.
+pub async fn after_hibernation(
+    api: &Api,
+    pid: u32,
+    report: &MemoryReport,
+    wait: Duration,
+) -> anyhow::Result<HibernationReport> {
+    let started = Instant::now();
+    let mut counts = cart_counts(api).await?;
+    while counts.0 < report.carts_created && started.elapsed() < wait {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        counts = cart_counts(api).await?;
+    }
+    tokio::time::sleep(RSS_SETTLE).await;
+    let rss = read_rss_kib(pid)?;
+    let delta_bytes = (rss as f64 - report.rss_before_kib as f64) * 1024.0;
+    Ok(HibernationReport {
+        carts_hibernated: counts.0,
+        carts_running: counts.1,
+        waited_ms: started.elapsed().as_millis() as u64,
+        rss_kib: rss,
+        bytes_per_cart: if report.carts_created == 0 {
+            0.0
+        } else {
+            delta_bytes / report.carts_created as f64
+        },
     })
 }
 
@@ -188,6 +253,12 @@ pub fn print_memory(r: &MemoryReport) {
         "cart memory: {} carts created ({} failed, {:.0}/s); VmRSS {} KiB -> {} KiB; {:.0} bytes per cart",
         r.carts_created, r.failures, r.carts_per_s, r.rss_before_kib, r.rss_after_kib, r.bytes_per_cart
     );
+    if let Some(h) = &r.hibernated {
+        println!(
+            "after hibernation: {} carts hibernated, {} cart actors running (after {} ms); VmRSS {} KiB; {:.0} bytes per cart",
+            h.carts_hibernated, h.carts_running, h.waited_ms, h.rss_kib, h.bytes_per_cart
+        );
+    }
 }
 
 pub fn print_cold(r: &ColdReport) {
@@ -199,14 +270,22 @@ pub fn print_cold(r: &ColdReport) {
 
 /// `loadtest cart-memory`.
 pub async fn run(args: &MemoryArgs) -> anyhow::Result<()> {
-    let api = Api::new(&args.base_url, None)?;
+    let admin = args
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var("ADMIN_TOKEN").ok());
+    let api = Api::new(&args.base_url, admin.as_deref())?;
     api.wait_ready("/healthz", Duration::from_secs(10)).await?;
     let mut out = serde_json::Map::new();
     if args.carts > 0 {
         let pid = args.pid.ok_or_else(|| {
             anyhow::anyhow!("--pid is needed for the RSS figure (or pass --carts 0)")
         })?;
-        let r = cart_memory(&api, pid, args.carts, args.concurrency).await?;
+        let mut r = cart_memory(&api, pid, args.carts, args.concurrency).await?;
+        if args.hibernation_wait_ms > 0 {
+            let wait = Duration::from_millis(args.hibernation_wait_ms);
+            r.hibernated = Some(after_hibernation(&api, pid, &r, wait).await?);
+        }
         print_memory(&r);
         out.insert("memory".into(), serde_json::to_value(&r)?);
     }

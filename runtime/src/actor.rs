@@ -66,6 +66,18 @@ pub(crate) enum Outcome<E: Entity> {
 pub(crate) enum Control {
     Passivate(PassivationReason),
     Restart,
+    /// Idle past the hibernation time: hand the state to the registry and stop.
+    Hibernate,
+}
+
+/// Where a new actor's state comes from.
+pub(crate) enum Start<E> {
+    /// Loaded from the store.
+    Load,
+    /// A brand-new id's initial state: no load.
+    Fresh(E),
+    /// A hibernated entity's state: no load.
+    Woken(E),
 }
 
 impl Message for Control {
@@ -128,6 +140,8 @@ pub(crate) struct EntityActor<E: Entity> {
     /// Instants of recent panics, for the restart-intensity limit and the backoff.
     panics: VecDeque<Instant>,
     reload_failures: u32,
+    /// Woken from hibernation rather than activated.
+    woken: bool,
 }
 
 impl<E: Entity> EntityActor<E> {
@@ -137,8 +151,13 @@ impl<E: Entity> EntityActor<E> {
         generation: u64,
         probe: Arc<Probe>,
         inner: Arc<Inner<E>>,
-        fresh: Option<E>,
+        start: Start<E>,
     ) -> Self {
+        let (state, woken) = match start {
+            Start::Load => (None, false),
+            Start::Fresh(state) => (Some(state), false),
+            Start::Woken(state) => (Some(state), true),
+        };
         EntityActor {
             id,
             shard,
@@ -146,8 +165,8 @@ impl<E: Entity> EntityActor<E> {
             probe,
             inner,
             phase: Phase::Loading,
-            // A brand-new id's initial state: activation then skips the load.
-            state: fresh,
+            // With a state already here, activation skips the load.
+            state,
             queued: VecDeque::new(),
             in_flight: false,
             restart_after_commit: None,
@@ -155,6 +174,7 @@ impl<E: Entity> EntityActor<E> {
             stash: VecDeque::new(),
             panics: VecDeque::new(),
             reload_failures: 0,
+            woken,
         }
     }
 
@@ -507,10 +527,38 @@ impl<E: Entity> EntityActor<E> {
         self.stop_if_drained(ctx);
     }
 
-    fn idle_long_enough(&self) -> bool {
+    fn idle_for(&self, at_least: Duration) -> bool {
         let last = self.probe.last_active_ms.load(Ordering::Relaxed);
         let idle_ms = self.inner.now_ms().saturating_sub(last);
-        idle_ms >= self.inner.config.passivation_idle.as_millis() as u64
+        idle_ms >= at_least.as_millis() as u64
+    }
+
+    /// Hands the state to the shard's registry and stops, if the actor is idle with nothing
+    /// uncommitted and nothing in its mailbox. Its state is then exactly what was committed.
+    fn hibernate(&mut self, ctx: &mut Context<Self>) {
+        let ready = matches!(self.phase, Phase::Ready)
+            && !self.busy()
+            && self.passivate_when_idle.is_none()
+            && self.idle_for(self.inner.config.hibernate_idle);
+        if !ready {
+            return;
+        }
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        let last = self.probe.last_active_ms.load(Ordering::Relaxed);
+        match self
+            .inner
+            .hibernate(self.shard, &self.id, self.generation, state, last)
+        {
+            Ok(()) => {
+                // Unreachable from now on: nothing can be in or enter its mailbox.
+                self.phase = Phase::Draining(Drain::Redirect);
+                ctx.stop();
+            }
+            // A command arrived meanwhile: stay.
+            Err(state) => self.state = Some(state),
+        }
     }
 
     fn stop_if_drained(&mut self, ctx: &mut Context<Self>) {
@@ -558,7 +606,11 @@ impl<E: Entity> Actor for EntityActor<E> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.inner.stats.activated();
+        if self.woken {
+            self.inner.stats.woken();
+        } else {
+            self.inner.stats.activated();
+        }
         match self.state.take() {
             Some(state) => self.activated(Ok(state), ctx),
             None => self.load(Duration::ZERO, ctx, Self::activated),
@@ -616,12 +668,14 @@ impl<E: Entity> Handler<Control> for EntityActor<E> {
                     return;
                 }
                 // The sweeper saw the actor idle, but a command may have arrived since.
-                if reason == PassivationReason::Idle && !self.idle_long_enough() {
+                let idle = self.inner.config.passivation_idle;
+                if reason == PassivationReason::Idle && !self.idle_for(idle) {
                     return;
                 }
                 self.passivate_when_idle = Some(reason);
                 self.passivate_if_requested(ctx);
             }
+            Control::Hibernate => self.hibernate(ctx),
             Control::Restart => {
                 if matches!(self.phase, Phase::Ready) && self.restart_after_commit.is_none() {
                     if self.in_flight || !self.queued.is_empty() {

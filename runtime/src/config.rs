@@ -26,9 +26,14 @@ pub struct RuntimeConfig {
     pub writers_per_kind: usize,
     /// Upper bound of batches waiting for a shard's writer; actors wait beyond it.
     pub coalescer_queue_max: usize,
-    /// An actor idle for this long is passivated (stopped, its memory released).
+    /// An actor idle for this long hibernates: its actix actor (task, context, mailbox) stops
+    /// and only the entity's state stays in the shard's registry, so the next command wakes an
+    /// actor from memory without a load. Values at or above `passivation_idle` turn it off.
+    pub hibernate_idle: Duration,
+    /// An entity idle for this long (hibernated or not) is passivated: its memory is released
+    /// and the next command loads it from the store.
     pub passivation_idle: Duration,
-    /// How often actors check their idleness.
+    /// How often the sweeper checks idleness.
     pub passivation_check_interval: Duration,
     /// Soft upper bound of live actors per shard; above it the least recently used idle ones are
     /// evicted. Activation is refused (`Overloaded`) above 110% of it.
@@ -61,6 +66,7 @@ impl Default for RuntimeConfig {
             coalesced_actors_max: 256,
             writers_per_kind: 1,
             coalescer_queue_max: 4096,
+            hibernate_idle: Duration::from_secs(10),
             passivation_idle: Duration::from_secs(120),
             passivation_check_interval: Duration::from_secs(5),
             live_actors_per_shard_max: 250_000,
@@ -79,7 +85,11 @@ impl Default for RuntimeConfig {
 impl RuntimeConfig {
     /// Checks the relations between the limits; returns a sentence naming the first violation.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 12] = [
+        let checks: [(bool, &str); 13] = [
+            (
+                !self.hibernate_idle.is_zero(),
+                "hibernate idle must be at least 1 ms",
+            ),
             (
                 self.writers_per_kind >= 1 && self.writers_per_kind <= self.shards,
                 "writers per kind must be between 1 and the number of shards",

@@ -12,7 +12,7 @@ impl<T: Clone + Eq + Hash + Debug + Display + Send + Sync + Unpin + 'static> Ent
 /// An aggregate hosted by one actor. `decide` runs strictly one command at a time, from memory,
 /// and applies an accepted change to `self` immediately so the next command sees it, even though
 /// the change is committed later as part of a batch.
-pub trait Entity: Sized + Send + Unpin + 'static {
+pub trait Entity: Sized + Send + Sync + Unpin + 'static {
     type Id: EntityId;
     type Command: Send + Unpin + 'static;
     type Reply: Send + Unpin + 'static;

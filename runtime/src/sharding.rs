@@ -7,7 +7,7 @@
 //! actor only while a guard on its slot is held; an actor removes its own slot before it stops,
 //! and that removal waits for those guards, so once removed no new message can reach it.
 
-use crate::actor::{Control, EntityActor, Envelope, Outcome};
+use crate::actor::{Control, EntityActor, Envelope, Outcome, Start};
 use crate::coalescer::Coalescer;
 use crate::config::RuntimeConfig;
 use crate::entity::{Entity, EntityStore};
@@ -58,6 +58,8 @@ impl Probe {
 pub struct ActorView {
     pub id: String,
     pub shard: usize,
+    /// Kept in memory without a running actor (no mailbox); its figures restart when it wakes.
+    pub hibernated: bool,
     pub mailbox_depth: usize,
     pub commands: u64,
     pub restarts: u64,
@@ -74,10 +76,34 @@ impl ActorView {
     }
 }
 
-pub(crate) struct Slot<E: Entity> {
+/// What a shard's registry holds for one entity in memory.
+pub(crate) enum Slot<E: Entity> {
+    /// A running actor: commands go to its mailbox.
+    Active(Live<E>),
+    /// An idle entity without an actor: only its committed state. The next command wakes an
+    /// actor from it without a load. Boxed so the registry's entries stay small.
+    Hibernated(Box<Dormant<E>>),
+}
+
+pub(crate) struct Live<E: Entity> {
     addr: Addr<EntityActor<E>>,
     pub(crate) generation: u64,
     probe: Arc<Probe>,
+}
+
+pub(crate) struct Dormant<E> {
+    state: E,
+    /// When its actor last handled a message, on the sharding layer's clock.
+    last_active_ms: u64,
+}
+
+impl<E: Entity> Slot<E> {
+    fn last_active_ms(&self) -> u64 {
+        match self {
+            Slot::Active(live) => live.probe.last_active_ms.load(Ordering::Relaxed),
+            Slot::Hibernated(dormant) => dormant.last_active_ms,
+        }
+    }
 }
 
 pub(crate) struct Shard<E: Entity> {
@@ -114,13 +140,55 @@ impl<E: Entity> Inner<E> {
     /// Removes the slot of `id` if it still belongs to actor `generation`.
     pub(crate) fn unregister(&self, shard: usize, id: &E::Id, generation: u64) {
         let shard = &self.shards[shard];
-        if shard
-            .slots
-            .remove_if(id, |_, slot| slot.generation == generation)
-            .is_some()
-        {
+        let removed = shard.slots.remove_if(
+            id,
+            |_, slot| matches!(slot, Slot::Active(live) if live.generation == generation),
+        );
+        if removed.is_some() {
             shard.live.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+
+    /// Replaces actor `generation`'s slot with its state alone, if nothing is waiting in its
+    /// mailbox. The slot's write lock keeps senders out meanwhile (they offer under its read
+    /// lock), so an empty mailbox here stays empty: no command can be stranded in the actor
+    /// that is about to stop. Gives the state back when the actor must stay.
+    pub(crate) fn hibernate(
+        &self,
+        shard: usize,
+        id: &E::Id,
+        generation: u64,
+        state: E,
+        last_active_ms: u64,
+    ) -> Result<(), E> {
+        let Some(mut slot) = self.shards[shard].slots.get_mut(id) else {
+            return Err(state);
+        };
+        match &*slot {
+            Slot::Active(live)
+                if live.generation == generation
+                    && live.probe.depth.load(Ordering::Acquire) == 0 => {}
+            _ => return Err(state),
+        }
+        *slot = Slot::Hibernated(Box::new(Dormant {
+            state,
+            last_active_ms,
+        }));
+        self.stats.hibernated();
+        Ok(())
+    }
+
+    /// Drops the hibernated state of `id` (an actor's slot is left alone). True if it was there.
+    /// Never call it while holding a guard on the shard's map.
+    fn drop_hibernated(&self, shard: &Shard<E>, id: &E::Id, reason: PassivationReason) -> bool {
+        let removed = shard
+            .slots
+            .remove_if(id, |_, slot| matches!(slot, Slot::Hibernated(_)));
+        if removed.is_some() {
+            shard.live.fetch_sub(1, Ordering::AcqRel);
+            self.stats.hibernated_passivated(reason);
+        }
+        removed.is_some()
     }
 }
 
@@ -280,27 +348,53 @@ impl<E: Entity> Sharding<E> {
         new: bool,
     ) -> Result<Offer<E>, DispatchError> {
         if let Some(slot) = shard.slots.get(id) {
-            let generation = slot.generation;
-            let offered = self.offer(&slot, envelope);
-            drop(slot);
-            if let Ok(Offer::Closed(_)) = &offered {
-                self.inner.unregister(shard.index, id, generation);
+            if let Slot::Active(live) = &*slot {
+                let generation = live.generation;
+                let offered = self.offer(live, envelope);
+                drop(slot);
+                if let Ok(Offer::Closed(_)) = &offered {
+                    self.inner.unregister(shard.index, id, generation);
+                }
+                return offered;
             }
-            return offered;
         }
         self.check_quarantine(shard, id)?;
         self.make_room(shard)?;
         match shard.slots.entry(id.clone()) {
-            dashmap::Entry::Occupied(slot) => self.offer(slot.get(), envelope),
+            dashmap::Entry::Occupied(mut occupied) => {
+                if let Slot::Hibernated(_) = occupied.get() {
+                    // Wake it: a new actor takes the hibernated state, no load.
+                    let (live, mailbox) = self.new_live();
+                    let generation = live.generation;
+                    let probe = live.probe.clone();
+                    let previous = std::mem::replace(occupied.get_mut(), Slot::Active(live));
+                    if let Slot::Hibernated(dormant) = previous {
+                        let start = Start::Woken(dormant.state);
+                        let spawned =
+                            self.spawn(shard, id.clone(), generation, probe, mailbox, start);
+                        if let Err(e) = spawned {
+                            // Shutting down: the state is gone from memory (it is committed).
+                            let reason = PassivationReason::Shutdown;
+                            self.inner.stats.hibernated_passivated(reason);
+                            return Err(e);
+                        }
+                    }
+                }
+                match occupied.get() {
+                    Slot::Active(live) => self.offer(live, envelope),
+                    Slot::Hibernated(_) => Ok(Offer::Closed(envelope)),
+                }
+            }
             dashmap::Entry::Vacant(vacant) => {
-                let fresh = if new {
-                    self.inner.store.fresh(id)
-                } else {
-                    None
+                let start = match new.then(|| self.inner.store.fresh(id)).flatten() {
+                    Some(state) => Start::Fresh(state),
+                    None => Start::Load,
                 };
-                let slot = self.activate(shard, id.clone(), fresh)?;
-                let offered = self.offer(&slot, envelope);
-                vacant.insert(slot);
+                let (live, mailbox) = self.new_live();
+                let (generation, probe) = (live.generation, live.probe.clone());
+                self.spawn(shard, id.clone(), generation, probe, mailbox, start)?;
+                let offered = self.offer(&live, envelope);
+                vacant.insert(Slot::Active(live));
                 shard.live.fetch_add(1, Ordering::AcqRel);
                 offered
             }
@@ -308,7 +402,7 @@ impl<E: Entity> Sharding<E> {
     }
 
     /// Puts the envelope in the actor's mailbox if the mailbox is below its bound.
-    fn offer(&self, slot: &Slot<E>, envelope: Envelope<E>) -> Result<Offer<E>, DispatchError> {
+    fn offer(&self, slot: &Live<E>, envelope: Envelope<E>) -> Result<Offer<E>, DispatchError> {
         let capacity = self.inner.config.mailbox_capacity_max;
         if slot.probe.depth.fetch_add(1, Ordering::AcqRel) >= capacity {
             slot.probe.depth.fetch_sub(1, Ordering::AcqRel);
@@ -356,65 +450,90 @@ impl<E: Entity> Sharding<E> {
                 "too many live actors in this shard",
             ));
         }
-        let mut by_age: Vec<(u64, Addr<EntityActor<E>>)> = shard
+        let mut by_age: Vec<(u64, Sweep<E>)> = shard
             .slots
             .iter()
             .map(|s| {
-                (
-                    s.probe.last_active_ms.load(Ordering::Relaxed),
-                    s.addr.clone(),
-                )
+                let sweep = match s.value() {
+                    Slot::Active(live) => Sweep::Passivate(live.addr.clone()),
+                    Slot::Hibernated(_) => Sweep::Drop(s.key().clone()),
+                };
+                (s.last_active_ms(), sweep)
             })
             .collect();
         by_age.sort_unstable_by_key(|(last, _)| *last);
-        for (_, addr) in by_age.into_iter().take(max / 10 + 1) {
-            addr.do_send(Control::Passivate(PassivationReason::Evicted));
+        for (_, sweep) in by_age.into_iter().take(max / 10 + 1) {
+            sweep.apply(&self.inner, shard, PassivationReason::Evicted);
         }
         Ok(())
     }
 
-    fn activate(
-        &self,
-        shard: &Shard<E>,
-        id: E::Id,
-        fresh: Option<E>,
-    ) -> Result<Slot<E>, DispatchError> {
+    /// A new actor's slot and the receiving end of its mailbox.
+    fn new_live(&self) -> (Live<E>, channel::AddressReceiver<EntityActor<E>>) {
         let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
         let probe = Arc::new(Probe::new(self.inner.now_ms()));
         let (tx, rx) =
             channel::channel(self.inner.config.mailbox_capacity_max + CONTROL_MESSAGES_MARGIN);
-        let inner = self.inner.clone();
-        let actor_probe = probe.clone();
-        let shard_index = shard.index;
-        let spawned = shard.arbiter.spawn_fn(move || {
-            let ctx = Context::with_receiver(rx);
-            let actor = EntityActor::new(id, shard_index, generation, actor_probe, inner, fresh);
-            actix_rt::spawn(ctx.into_future(actor));
-        });
-        if !spawned {
-            return Err(DispatchError::ShuttingDown);
-        }
-        Ok(Slot {
+        let live = Live {
             addr: Addr::new(tx),
             generation,
             probe,
-        })
+        };
+        (live, rx)
+    }
+
+    /// Starts the actor on its shard's arbiter, reading `mailbox`.
+    fn spawn(
+        &self,
+        shard: &Shard<E>,
+        id: E::Id,
+        generation: u64,
+        probe: Arc<Probe>,
+        mailbox: channel::AddressReceiver<EntityActor<E>>,
+        start: Start<E>,
+    ) -> Result<(), DispatchError> {
+        let inner = self.inner.clone();
+        let shard_index = shard.index;
+        let spawned = shard.arbiter.spawn_fn(move || {
+            let ctx = Context::with_receiver(mailbox);
+            let actor = EntityActor::new(id, shard_index, generation, probe, inner, start);
+            actix_rt::spawn(ctx.into_future(actor));
+        });
+        if spawned {
+            Ok(())
+        } else {
+            Err(DispatchError::ShuttingDown)
+        }
     }
 
     fn control(&self, id: &E::Id, control: Control) -> bool {
         let shard = &self.inner.shards[self.shard_of(id)];
-        match shard.slots.get(id) {
-            Some(slot) => slot.addr.try_send(control).is_ok(),
-            None => false,
+        let Some(slot) = shard.slots.get(id) else {
+            return false;
+        };
+        match &*slot {
+            Slot::Active(live) => live.addr.try_send(control).is_ok(),
+            Slot::Hibernated(_) => {
+                drop(slot);
+                // Nothing runs to be asked: passivating or restarting a hibernated entity both
+                // mean dropping its state, so the next command loads it from the store.
+                let reason = match control {
+                    Control::Passivate(reason) => reason,
+                    Control::Restart | Control::Hibernate => PassivationReason::Requested,
+                };
+                self.inner.drop_hibernated(shard, id, reason)
+            }
         }
     }
 
-    /// Asks the live actor of `id` to passivate; false if none is live.
+    /// Asks the live actor of `id` to passivate (a hibernated one is dropped at once); false if
+    /// `id` is not in memory.
     pub fn passivate(&self, id: &E::Id) -> bool {
         self.control(id, Control::Passivate(PassivationReason::Requested))
     }
 
-    /// Asks the live actor of `id` to throw its state away and reload it from the store.
+    /// Asks the live actor of `id` to throw its state away and reload it from the store (a
+    /// hibernated one is dropped, to be loaded by its next command).
     pub fn restart(&self, id: &E::Id) -> bool {
         self.control(id, Control::Restart)
     }
@@ -453,23 +572,27 @@ impl<E: Entity> Sharding<E> {
             .flat_map(|s| {
                 s.slots
                     .iter()
-                    .map(|slot| slot.probe.depth.load(Ordering::Relaxed))
+                    .map(|slot| match slot.value() {
+                        Slot::Active(live) => live.probe.depth.load(Ordering::Relaxed),
+                        Slot::Hibernated(_) => 0,
+                    })
                     .collect::<Vec<_>>()
             })
             .sum()
     }
 
-    /// The live actor of `id`, if any.
+    /// The entity `id` if it is in memory: a running actor, or hibernated.
     pub fn view(&self, id: &E::Id) -> Option<ActorView> {
         let shard = &self.inner.shards[self.shard_of(id)];
         let now = self.inner.now_ms();
         shard
             .slots
             .get(id)
-            .map(|slot| view_of(id, shard.index, &slot.probe, now))
+            .map(|slot| view_of(id, shard.index, &slot, now))
     }
 
-    /// The `n` live actors ranked by `key` (for example mailbox depth or commands handled).
+    /// The `n` running actors ranked by `key` (for example mailbox depth or commands handled).
+    /// Hibernated entities are left out: they have no mailbox and handled nothing since.
     pub fn top_by(&self, n: usize, key: impl Fn(&ActorView) -> u64) -> Vec<ActorView> {
         let now = self.inner.now_ms();
         let mut views: Vec<ActorView> = self
@@ -480,7 +603,8 @@ impl<E: Entity> Sharding<E> {
                 shard
                     .slots
                     .iter()
-                    .map(|s| view_of(s.key(), shard.index, &s.probe, now))
+                    .filter(|s| matches!(s.value(), Slot::Active(_)))
+                    .map(|s| view_of(s.key(), shard.index, s.value(), now))
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -495,8 +619,11 @@ impl<E: Entity> Sharding<E> {
         self.inner.shutting_down.store(true, Ordering::Release);
         for shard in self.inner.shards.iter() {
             for slot in shard.slots.iter() {
-                slot.addr
-                    .do_send(Control::Passivate(PassivationReason::Shutdown));
+                // Hibernated entities have nothing uncommitted: they simply go with the process.
+                if let Slot::Active(live) = slot.value() {
+                    live.addr
+                        .do_send(Control::Passivate(PassivationReason::Shutdown));
+                }
             }
         }
         let deadline = Instant::now() + timeout;
@@ -510,21 +637,62 @@ impl<E: Entity> Sharding<E> {
     }
 }
 
-fn view_of<Id: std::fmt::Display>(id: &Id, shard: usize, probe: &Probe, now_ms: u64) -> ActorView {
-    ActorView {
-        id: id.to_string(),
-        shard,
-        mailbox_depth: probe.depth.load(Ordering::Relaxed),
-        commands: probe.commands.load(Ordering::Relaxed),
-        restarts: probe.restarts.load(Ordering::Relaxed),
-        idle_ms: now_ms.saturating_sub(probe.last_active_ms.load(Ordering::Relaxed)),
-        age_ms: now_ms.saturating_sub(probe.activated_ms),
+fn view_of<E: Entity>(id: &E::Id, shard: usize, slot: &Slot<E>, now_ms: u64) -> ActorView {
+    let idle_ms = now_ms.saturating_sub(slot.last_active_ms());
+    match slot {
+        Slot::Active(live) => {
+            let probe = &live.probe;
+            ActorView {
+                id: id.to_string(),
+                shard,
+                hibernated: false,
+                mailbox_depth: probe.depth.load(Ordering::Relaxed),
+                commands: probe.commands.load(Ordering::Relaxed),
+                restarts: probe.restarts.load(Ordering::Relaxed),
+                idle_ms,
+                age_ms: now_ms.saturating_sub(probe.activated_ms),
+            }
+        }
+        Slot::Hibernated(_) => ActorView {
+            id: id.to_string(),
+            shard,
+            hibernated: true,
+            mailbox_depth: 0,
+            commands: 0,
+            restarts: 0,
+            idle_ms,
+            age_ms: idle_ms,
+        },
     }
 }
 
-/// Finds actors idle longer than the passivation time and asks them to passivate. One sweeper per
-/// kind instead of a timer per actor: a million idle carts then cost a scan every few seconds,
-/// not a million timers. Ends when the sharding is dropped.
+/// What the sweeper or the live bound does with one entity in memory. Decided while iterating
+/// the shard's map, applied after: a slot cannot be removed while the map is being iterated.
+enum Sweep<E: Entity> {
+    /// Ask the actor to stop (it commits what it decided first).
+    Passivate(Addr<EntityActor<E>>),
+    /// Ask the actor to hand its state to the registry and stop.
+    Hibernate(Addr<EntityActor<E>>),
+    /// Drop a hibernated entity's state.
+    Drop(E::Id),
+}
+
+impl<E: Entity> Sweep<E> {
+    fn apply(self, inner: &Inner<E>, shard: &Shard<E>, reason: PassivationReason) {
+        match self {
+            Sweep::Passivate(addr) => addr.do_send(Control::Passivate(reason)),
+            Sweep::Hibernate(addr) => addr.do_send(Control::Hibernate),
+            Sweep::Drop(id) => {
+                inner.drop_hibernated(shard, &id, reason);
+            }
+        }
+    }
+}
+
+/// Finds entities idle longer than the hibernation or passivation time: actors idle past the
+/// first hibernate, anything idle past the second is passivated. One sweeper per kind instead
+/// of a timer per actor: a million idle carts then cost a scan every few seconds, not a million
+/// timers. Ends when the sharding is dropped.
 async fn sweep_idle<E: Entity>(inner: std::sync::Weak<Inner<E>>) {
     loop {
         let Some(every) = inner.upgrade().map(|i| i.config.passivation_check_interval) else {
@@ -532,16 +700,33 @@ async fn sweep_idle<E: Entity>(inner: std::sync::Weak<Inner<E>>) {
         };
         tokio::time::sleep(every).await;
         let Some(inner) = inner.upgrade() else { return };
-        let idle_ms = inner.config.passivation_idle.as_millis() as u64;
+        let passivate_ms = inner.config.passivation_idle.as_millis() as u64;
+        let hibernate_ms = inner.config.hibernate_idle.as_millis() as u64;
         let now = inner.now_ms();
         for shard in inner.shards.iter() {
-            for slot in shard.slots.iter() {
-                let last = slot.probe.last_active_ms.load(Ordering::Relaxed);
-                let idle = now.saturating_sub(last) >= idle_ms;
-                if idle && slot.probe.depth.load(Ordering::Relaxed) == 0 {
-                    slot.addr
-                        .do_send(Control::Passivate(PassivationReason::Idle));
-                }
+            let todo: Vec<Sweep<E>> = shard
+                .slots
+                .iter()
+                .filter_map(|slot| {
+                    let idle = now.saturating_sub(slot.last_active_ms());
+                    match slot.value() {
+                        Slot::Hibernated(_) if idle >= passivate_ms => {
+                            Some(Sweep::Drop(slot.key().clone()))
+                        }
+                        Slot::Hibernated(_) => None,
+                        Slot::Active(live) if live.probe.depth.load(Ordering::Relaxed) > 0 => None,
+                        Slot::Active(live) if idle >= passivate_ms => {
+                            Some(Sweep::Passivate(live.addr.clone()))
+                        }
+                        Slot::Active(live) if idle >= hibernate_ms => {
+                            Some(Sweep::Hibernate(live.addr.clone()))
+                        }
+                        Slot::Active(_) => None,
+                    }
+                })
+                .collect();
+            for sweep in todo {
+                sweep.apply(&inner, shard, PassivationReason::Idle);
             }
         }
     }

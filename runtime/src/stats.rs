@@ -47,6 +47,9 @@ impl PassivationReason {
 #[derive(Debug, Default)]
 pub struct KindStats {
     alive: AtomicI64,
+    hibernated: AtomicI64,
+    hibernations: AtomicU64,
+    wakes: AtomicU64,
     activations: AtomicU64,
     activation_failures: AtomicU64,
     passivations: [AtomicU64; 4],
@@ -65,7 +68,14 @@ pub struct KindStats {
 /// A point-in-time copy of `KindStats`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KindStatsSnapshot {
+    /// Running actors (each with its task, context and mailbox).
     pub alive: i64,
+    /// Entities kept in memory without an actor, waiting for their next command.
+    pub hibernated: i64,
+    /// Actors that stopped into hibernation.
+    pub hibernations: u64,
+    /// Hibernated entities woken into an actor by a command (no store load).
+    pub wakes: u64,
     pub activations: u64,
     pub activation_failures: u64,
     pub passivations_idle: u64,
@@ -88,6 +98,22 @@ impl KindStats {
     pub(crate) fn activated(&self) {
         self.activations.fetch_add(1, Relaxed);
         self.alive.fetch_add(1, Relaxed);
+    }
+    /// An actor stopped into hibernation: one fewer running, one more hibernated.
+    pub(crate) fn hibernated(&self) {
+        self.hibernations.fetch_add(1, Relaxed);
+        self.hibernated.fetch_add(1, Relaxed);
+    }
+    /// A hibernated entity became an actor again.
+    pub(crate) fn woken(&self) {
+        self.wakes.fetch_add(1, Relaxed);
+        self.hibernated.fetch_sub(1, Relaxed);
+        self.alive.fetch_add(1, Relaxed);
+    }
+    /// A hibernated entity was dropped from memory (idle passivation, eviction, operator).
+    pub(crate) fn hibernated_passivated(&self, reason: PassivationReason) {
+        self.hibernated.fetch_sub(1, Relaxed);
+        self.passivated(reason);
     }
     pub(crate) fn stopped(&self) {
         self.alive.fetch_sub(1, Relaxed);
@@ -130,6 +156,9 @@ impl KindStats {
         let p = |r: PassivationReason| self.passivations[r.index()].load(Relaxed);
         KindStatsSnapshot {
             alive: self.alive.load(Relaxed),
+            hibernated: self.hibernated.load(Relaxed),
+            hibernations: self.hibernations.load(Relaxed),
+            wakes: self.wakes.load(Relaxed),
             activations: self.activations.load(Relaxed),
             activation_failures: self.activation_failures.load(Relaxed),
             passivations_idle: p(PassivationReason::Idle),

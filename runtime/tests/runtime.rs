@@ -498,6 +498,7 @@ fn hotness_by_rate_ranks_by_commands_per_minute_since_activation() {
     let view = |commands, age_ms| runtime::ActorView {
         id: "x".into(),
         shard: 0,
+        hibernated: false,
         mailbox_depth: 0,
         commands,
         restarts: 0,
@@ -532,5 +533,177 @@ async fn the_hottest_actor_by_rate_is_the_busy_one() {
     }
     let top = sharding.top_by(1, |v| v.commands_per_minute());
     assert_eq!(top.first().map(|v| v.id.as_str()), Some("busy"));
+    system.shutdown();
+}
+
+fn hibernating_config() -> RuntimeConfig {
+    RuntimeConfig {
+        hibernate_idle: Duration::from_millis(30),
+        passivation_idle: Duration::from_secs(60),
+        passivation_check_interval: Duration::from_millis(10),
+        ..config()
+    }
+}
+
+/// Waits until `done` holds of the stats, or fails after two seconds.
+async fn until_stats(
+    sharding: &Sharding<Counter>,
+    done: impl Fn(&runtime::KindStatsSnapshot) -> bool,
+) {
+    for _ in 0..200 {
+        if done(&sharding.stats()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("stats never got there: {:?}", sharding.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_actors_hibernate_and_wake_with_their_state_without_a_load() {
+    let (system, sharding, store) = start(hibernating_config());
+    assert_eq!(add(&sharding, "sleepy", 7).await, Ok(Ok(7)));
+    let loads = store.loads.load(Ordering::SeqCst);
+    until_stats(&sharding, |s| s.hibernated == 1 && s.alive == 0).await;
+    let view = sharding
+        .view(&"sleepy".to_string())
+        .expect("still in memory");
+    assert!(view.hibernated, "{view:?}");
+    assert!(
+        sharding.top_by(10, |v| v.commands).is_empty(),
+        "no running actor to rank"
+    );
+
+    assert_eq!(
+        add(&sharding, "sleepy", 1).await,
+        Ok(Ok(8)),
+        "woke with its state"
+    );
+    let stats = sharding.stats();
+    assert_eq!(
+        (stats.wakes, stats.hibernated, stats.alive),
+        (1, 0, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.activations, 1, "waking is not an activation");
+    assert_eq!(
+        store.loads.load(Ordering::SeqCst),
+        loads,
+        "waking loads nothing"
+    );
+    assert_eq!(stats.passivations_idle, 0);
+    assert_eq!(store.values.lock().unwrap()["sleepy"], 8);
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hibernated_entity_is_passivated_after_the_passivation_time_and_then_loads() {
+    let config = RuntimeConfig {
+        passivation_idle: Duration::from_millis(150),
+        ..hibernating_config()
+    };
+    let (system, sharding, store) = start(config);
+    assert_eq!(add(&sharding, "h", 3).await, Ok(Ok(3)));
+    until_stats(&sharding, |s| s.hibernations == 1).await;
+    until_stats(&sharding, |s| s.hibernated == 0 && s.passivations_idle == 1).await;
+    assert!(
+        sharding.view(&"h".to_string()).is_none(),
+        "dropped from memory"
+    );
+    assert_eq!(sharding.live_per_shard().iter().sum::<usize>(), 0);
+    let loads = store.loads.load(Ordering::SeqCst);
+    assert_eq!(add(&sharding, "h", 1).await, Ok(Ok(4)));
+    assert_eq!(
+        store.loads.load(Ordering::SeqCst),
+        loads + 1,
+        "loaded from the store"
+    );
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_or_passivating_a_hibernated_entity_drops_it_and_the_next_command_loads() {
+    let (system, sharding, store) = start(hibernating_config());
+    for id in ["r", "p"] {
+        assert_eq!(add(&sharding, id, 5).await, Ok(Ok(5)));
+    }
+    until_stats(&sharding, |s| s.hibernated == 2).await;
+    assert!(sharding.restart(&"r".to_string()));
+    assert!(sharding.passivate(&"p".to_string()));
+    let stats = sharding.stats();
+    assert_eq!(
+        (stats.hibernated, stats.passivations_requested),
+        (0, 2),
+        "{stats:?}"
+    );
+    let loads = store.loads.load(Ordering::SeqCst);
+    assert_eq!(add(&sharding, "r", 1).await, Ok(Ok(6)));
+    assert_eq!(add(&sharding, "p", 1).await, Ok(Ok(6)));
+    assert_eq!(store.loads.load(Ordering::SeqCst), loads + 2);
+    assert!(!sharding.restart(&"nobody".to_string()));
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_bound_evicts_hibernated_entities_too() {
+    let config = RuntimeConfig {
+        shards: 1,
+        live_actors_per_shard_max: 10,
+        ..hibernating_config()
+    };
+    let (system, sharding, _store) = start(config);
+    for i in 0..10 {
+        add(&sharding, &format!("e{i}"), 1)
+            .await
+            .expect("dispatched")
+            .expect("accepted");
+    }
+    until_stats(&sharding, |s| s.hibernated == 10).await;
+    add(&sharding, "newcomer", 1)
+        .await
+        .expect("dispatched")
+        .expect("accepted");
+    let stats = sharding.stats();
+    assert!(stats.passivations_evicted >= 2, "{stats:?}");
+    assert!(
+        sharding.live_per_shard()[0] <= 10,
+        "{:?}",
+        sharding.live_per_shard()
+    );
+    assert_eq!(
+        add(&sharding, "e9", 1).await,
+        Ok(Ok(2)),
+        "evicted or not, nothing lost"
+    );
+    system.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_racing_hibernation_lose_nothing_and_see_every_earlier_change() {
+    let config = RuntimeConfig {
+        hibernate_idle: Duration::from_millis(1),
+        passivation_check_interval: Duration::from_millis(1),
+        ..hibernating_config()
+    };
+    let (system, sharding, store) = start(config);
+    let ids: Vec<String> = (0..4).map(|i| format!("race{i}")).collect();
+    let runs = ids.iter().map(|id| {
+        let sharding = sharding.clone();
+        let id = id.clone();
+        async move {
+            for i in 1..=150u64 {
+                let answer = sharding.ask(id.clone(), Cmd::Add(1)).await;
+                assert_eq!(answer, Ok(Ok(i)), "{id}: command {i} saw every earlier one");
+                tokio::time::sleep(Duration::from_micros(i % 4 * 700)).await;
+            }
+        }
+    });
+    futures::future::join_all(runs).await;
+    let stats = sharding.stats();
+    assert!(stats.wakes >= 20, "the race was run: {stats:?}");
+    let values = store.values.lock().unwrap().clone();
+    for id in &ids {
+        assert_eq!(values[id], 150, "{id}: every acknowledged change stored");
+    }
     system.shutdown();
 }

@@ -296,3 +296,66 @@ where
     }
     false
 }
+
+/// The cart kind's entry of `/ops/overview`.
+async fn cart_kind(app: &TestApp) -> Value {
+    let (status, overview) = ops(
+        app,
+        reqwest::Method::GET,
+        "/ops/overview",
+        Some(ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(status, 200, "{overview}");
+    overview["kinds"]
+        .as_array()
+        .and_then(|kinds| kinds.iter().find(|k| k["actor_type"] == "cart").cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_carts_hibernate_and_wake_from_memory_with_their_items() {
+    let (mut settings, _) = crate::helpers::test_settings(Backend::Postgres).await;
+    settings.runtime.hibernate_idle = Duration::from_millis(200);
+    settings.runtime.passivation_check_interval = Duration::from_millis(50);
+    let app = crate::helpers::spawn_with(settings).await;
+    app.product_with_stock("HIB-1", 300, 50).await;
+    let carts: Vec<String> =
+        futures::future::join_all((0..20).map(|_| app.cart_with("HIB-1", 2))).await;
+    let all_asleep =
+        wait_for(|| async { cart_kind(&app).await["hibernated"].as_i64() == Some(20) }).await;
+    assert!(
+        all_asleep,
+        "the carts never hibernated: {}",
+        cart_kind(&app).await
+    );
+    let kind = cart_kind(&app).await;
+    assert_eq!(kind["alive"], 0, "{kind}");
+    let (_, series) = scrape(&app).await;
+    assert_eq!(
+        value(&series, "actors_hibernated{actor_type=\"cart\"}"),
+        20.0
+    );
+
+    // A command wakes the cart with what it held; nothing was loaded for it.
+    let activations = kind["activations"].as_u64().unwrap_or_default();
+    let cart = &carts[0];
+    let added = app
+        .post(
+            &format!("/v1/carts/{cart}/items"),
+            serde_json::json!({"sku": "HIB-1", "quantity": 1}),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{:?}", added.body);
+    assert_eq!(added.body["lines"][0]["quantity"], 3, "{:?}", added.body);
+    let kind = cart_kind(&app).await;
+    assert_eq!(kind["wakes"], 1, "{kind}");
+    assert_eq!(kind["activations"].as_u64(), Some(activations), "{kind}");
+    // The woken cart checks out like any other.
+    let placed = app
+        .checkout(cart, "hibernated-cart-checkout", "tok_visa")
+        .await;
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    assert_eq!(placed.body["lines"][0]["quantity"], 3);
+    app.stop().await;
+}
