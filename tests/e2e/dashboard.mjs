@@ -129,6 +129,7 @@ const total = (samples, name, keep = () => true) =>
 /// What the page must show, computed independently from one scrape of /metrics.
 function expected(samples) {
   const figures = {
+    "hibernated-total": total(samples, "actors_hibernated"),
     "activations-total": total(samples, "actor_activations_total"),
     "passivations-total": total(samples, "actor_passivations_total"),
     "restarts-total": total(samples, "actor_restarts_total"),
