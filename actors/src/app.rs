@@ -390,13 +390,15 @@ impl Commerce {
         }
     }
 
+    /// Adds units of `sku` to the cart, if `shopper` may reach it (see [`Commerce::cart_for`]).
     pub async fn add_item(
         &self,
+        shopper: Shopper,
         id: CartId,
         sku: SkuCode,
         quantity: Quantity,
     ) -> Result<Cart, AppError> {
-        self.cart(id).await?;
+        self.cart_for(shopper, id).await?;
         let (_, unit_price) = self.inner.product_for_sale(&sku).await?;
         self.cart_command(
             id,
@@ -409,17 +411,27 @@ impl Commerce {
         .await
     }
 
+    /// Sets a line's quantity (zero removes it), if `shopper` may reach the cart.
     pub async fn set_quantity(
         &self,
+        shopper: Shopper,
         id: CartId,
         sku: SkuCode,
         quantity: u32,
     ) -> Result<Cart, AppError> {
+        self.cart_for(shopper, id).await?;
         self.cart_command(id, cart::Command::SetQuantity { sku, quantity })
             .await
     }
 
-    pub async fn remove_item(&self, id: CartId, sku: SkuCode) -> Result<Cart, AppError> {
+    /// Removes a line, if `shopper` may reach the cart.
+    pub async fn remove_item(
+        &self,
+        shopper: Shopper,
+        id: CartId,
+        sku: SkuCode,
+    ) -> Result<Cart, AppError> {
+        self.cart_for(shopper, id).await?;
         self.cart_command(id, cart::Command::RemoveItem { sku })
             .await
     }

@@ -79,8 +79,10 @@ pub async fn add_item(
 ) -> Result<Json<CartView>, ApiError> {
     let id = parse_cart_id(&id)?;
     let line = Line::try_from(&body)?;
-    state.commerce.cart_for(shopper, id).await?;
-    let cart = state.commerce.add_item(id, line.sku, line.quantity).await?;
+    let cart = state
+        .commerce
+        .add_item(shopper, id, line.sku, line.quantity)
+        .await?;
     Ok(Json(CartView::from(&cart)))
 }
 
@@ -106,8 +108,10 @@ pub async fn set_quantity(
     let id = parse_cart_id(&id)?;
     let sku = parse_sku(&sku)?;
     let quantity = u32::try_from(body)?;
-    state.commerce.cart_for(shopper, id).await?;
-    let cart = state.commerce.set_quantity(id, sku, quantity).await?;
+    let cart = state
+        .commerce
+        .set_quantity(shopper, id, sku, quantity)
+        .await?;
     Ok(Json(CartView::from(&cart)))
 }
 
@@ -129,8 +133,7 @@ pub async fn remove_item(
 ) -> Result<Json<CartView>, ApiError> {
     let id = parse_cart_id(&id)?;
     let sku = parse_sku(&sku)?;
-    state.commerce.cart_for(shopper, id).await?;
-    let cart = state.commerce.remove_item(id, sku).await?;
+    let cart = state.commerce.remove_item(shopper, id, sku).await?;
     Ok(Json(CartView::from(&cart)))
 }
 
