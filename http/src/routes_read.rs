@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use actors::ports::{NotificationSummary, OrderSummary, ReadModelError, ReadModels, StoreError};
+use actors::ports::{
+    NotificationSummary, OrderPage, OrderSummary, ReadModelError, ReadModels, StoreError,
+};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
 use axum::routing::get;
@@ -89,6 +91,15 @@ pub struct OrderListView {
     pub orders: Vec<OrderSummaryView>,
     /// Pass as `?cursor=` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl From<OrderPage> for OrderListView {
+    fn from(page: OrderPage) -> Self {
+        OrderListView {
+            orders: page.orders.iter().map(OrderSummaryView::from).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -185,10 +196,7 @@ pub async fn customer_orders(
         .customer_orders(customer, cursor.as_deref(), limit)
         .await
         .map_err(read_error)?;
-    Ok(Json(OrderListView {
-        orders: page.orders.iter().map(OrderSummaryView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(OrderListView::from(page)))
 }
 
 /// The orders that include a SKU, for sellers (admin).
@@ -216,10 +224,7 @@ pub async fn sku_orders(
         .sku_orders(&sku, cursor.as_deref(), limit)
         .await
         .map_err(read_error)?;
-    Ok(Json(OrderListView {
-        orders: page.orders.iter().map(OrderSummaryView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(OrderListView::from(page)))
 }
 
 /// A customer's latest notifications (`cursor` is accepted and ignored: one page only).
