@@ -138,6 +138,16 @@ pub async fn openapi_json() -> Response {
     response
 }
 
+/// The `{sku}` path segment of the catalogue, inventory, cart-line and SKU read-model routes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Documentation only: the segment is parsed by `dto::parse_sku`.
+pub struct SkuPath {
+    /// The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.
+    #[param(example = "SKU-1", pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    sku: String,
+}
+
 /// The `Idempotency-Key` request header of checkout and buy-now.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]

@@ -201,8 +201,7 @@ pub async fn customer_orders(
 
 /// The orders that include a SKU, for sellers (admin).
 #[utoipa::path(get, path = "/v1/skus/{sku}/orders", tag = "read models",
-    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"), PageQuery),
+    params(crate::openapi::SkuPath, PageQuery),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "One page of orders.", body = OrderListView),

@@ -89,8 +89,7 @@ pub async fn add_item(
 /// Sets a line's quantity; zero removes the line.
 #[utoipa::path(put, path = "/v1/carts/{id}/items/{sku}", tag = "carts",
     security((), ("shopper_token" = [])),
-    params(("id" = String, Path, format = "uuid", description = "The cart's id (a UUID)."), ("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    params(("id" = String, Path, format = "uuid", description = "The cart's id (a UUID)."), crate::openapi::SkuPath),
     request_body = SetQuantityRequest,
     responses(
         (status = 200, description = "The cart with the line changed.", body = CartView),
@@ -118,8 +117,7 @@ pub async fn set_quantity(
 /// Removes a line.
 #[utoipa::path(delete, path = "/v1/carts/{id}/items/{sku}", tag = "carts",
     security((), ("shopper_token" = [])),
-    params(("id" = String, Path, format = "uuid", description = "The cart's id (a UUID)."), ("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    params(("id" = String, Path, format = "uuid", description = "The cart's id (a UUID)."), crate::openapi::SkuPath),
     responses(
         (status = 200, description = "The cart without the line.", body = CartView),
         (status = 404, description = "`cart_not_found` or `cart_line_not_found`."),

@@ -12,8 +12,7 @@ use domain::Quantity;
 
 /// Adds units to a SKU's stock.
 #[utoipa::path(post, path = "/v1/inventory/{sku}/restock", tag = "catalog", operation_id = "restock",
-    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    params(crate::openapi::SkuPath),
     request_body = RestockRequest,
     security(("admin_token" = [])),
     responses(
@@ -36,8 +35,7 @@ pub async fn restock(
 
 /// Reads a SKU's stock; a SKU never restocked has none.
 #[utoipa::path(get, path = "/v1/inventory/{sku}", tag = "catalog", operation_id = "get_stock",
-    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    params(crate::openapi::SkuPath),
     responses(
         (status = 200, description = "The stock.", body = StockView),
         (status = 404, description = "`product_not_found`: no product has this SKU."),

@@ -11,8 +11,7 @@ use axum::Json;
 
 /// Creates or replaces a product definition; re-sending the same definition changes nothing.
 #[utoipa::path(put, path = "/v1/products/{sku}", tag = "catalog", operation_id = "define_product",
-    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    params(crate::openapi::SkuPath),
     request_body = DefineProductRequest,
     security(("admin_token" = [])),
     responses(
@@ -37,8 +36,7 @@ pub async fn define(
 
 /// Reads a product.
 #[utoipa::path(get, path = "/v1/products/{sku}", tag = "catalog", operation_id = "get_product",
-    params(("sku" = String, Path, description = "The SKU code: 1 to 64 of `A-Z a-z 0-9 - _ .`.", example = "SKU-1",
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    params(crate::openapi::SkuPath),
     responses(
         (status = 200, description = "The product.", body = ProductView),
         (status = 404, description = "`product_not_found`: no product has this SKU."),
