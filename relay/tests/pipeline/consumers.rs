@@ -245,16 +245,8 @@ async fn a_poison_message_is_dead_lettered_and_later_ones_flow() {
 async fn kafka_pipeline_projects_orders_and_notifications(backend: Backend) {
     let world = World::new(backend).await;
     let cluster = mock_cluster(3);
-    let settings = relay::PipelineSettings {
-        kafka_brokers: Some(cluster.bootstrap_servers()),
-        relay: RelayConfig {
-            idle_poll: Duration::from_millis(50),
-            ..RelayConfig::default()
-        },
-        consumer: consumer_config(),
-        notifier: Arc::new(relay::LogNotifier),
-        run_consumers: true,
-    };
+    let brokers = Some(cluster.bootstrap_servers());
+    let settings = pipeline_settings(brokers, consumer_config(), Arc::new(relay::LogNotifier));
     let (stop_tx, stop_rx) = watch::channel(false);
     let pipeline = relay::Pipeline::start(world.db.clone(), settings, stop_rx).expect("pipeline");
     let sku = world.stock("KAFKA-E2E", 10).await;

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use commerce_http::routes_read::ReadModelsHandle;
 use commerce_http::{AdminToken, AppState, HttpLimits};
-use relay::{ConsumerConfig, LogNotifier, Pipeline, PipelineSettings, RelayConfig, SqlReadModels};
+use relay::{ConsumerConfig, LogNotifier, Pipeline, RelayConfig, SqlReadModels};
 use serde_json::Value;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -43,16 +43,7 @@ async fn get_as(router: &axum::Router, token: Option<&str>, uri: &str) -> (Statu
 async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
     let world = World::new(backend).await;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let settings = PipelineSettings {
-        kafka_brokers: None,
-        relay: RelayConfig {
-            idle_poll: Duration::from_millis(50),
-            ..RelayConfig::default()
-        },
-        consumer: ConsumerConfig::default(),
-        notifier: Arc::new(LogNotifier),
-        run_consumers: true,
-    };
+    let settings = pipeline_settings(None, ConsumerConfig::default(), Arc::new(LogNotifier));
     let pipeline = Pipeline::start(world.db.clone(), settings, stop_rx).expect("pipeline");
 
     let sku = world.stock("EMB-1", 20).await;
@@ -226,21 +217,13 @@ async fn postgres_embedded_bus_serves_read_models_and_notifications() {
 }
 
 fn embedded(world: &World, stop: watch::Receiver<bool>) -> Pipeline {
-    let settings = PipelineSettings {
-        kafka_brokers: None,
-        relay: RelayConfig {
-            idle_poll: Duration::from_millis(50),
-            ..RelayConfig::default()
-        },
-        consumer: ConsumerConfig {
-            attempts_max: 2,
-            backoff_min: Duration::from_millis(10),
-            backoff_max: Duration::from_millis(50),
-            ..ConsumerConfig::default()
-        },
-        notifier: Arc::new(LogNotifier),
-        run_consumers: true,
+    let consumer = ConsumerConfig {
+        attempts_max: 2,
+        backoff_min: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        ..ConsumerConfig::default()
     };
+    let settings = pipeline_settings(None, consumer, Arc::new(LogNotifier));
     Pipeline::start(world.db.clone(), settings, stop).expect("pipeline")
 }
 

@@ -195,6 +195,24 @@ impl World {
     }
 }
 
+/// A pipeline that polls the outbox every 50 ms and runs the consumers.
+pub fn pipeline_settings(
+    kafka_brokers: Option<String>,
+    consumer: relay::ConsumerConfig,
+    notifier: Arc<dyn relay::Notifier>,
+) -> relay::PipelineSettings {
+    relay::PipelineSettings {
+        kafka_brokers,
+        relay: relay::RelayConfig {
+            idle_poll: Duration::from_millis(50),
+            ..relay::RelayConfig::default()
+        },
+        consumer,
+        notifier,
+        run_consumers: true,
+    }
+}
+
 pub fn address() -> ShippingAddress {
     ShippingAddress::parse(
         "Ada Lovelace",

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use relay::{ConsumerConfig, Pipeline, PipelineSettings, RelayConfig, SmtpNotifier};
+use relay::{ConsumerConfig, Pipeline, SmtpNotifier};
 use tokio::sync::watch;
 
 use crate::harness::*;
@@ -93,16 +93,7 @@ async fn order_outcomes_are_mailed_through_a_real_smtp_server() {
     )
     .expect("notifier");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let settings = PipelineSettings {
-        kafka_brokers: None,
-        relay: RelayConfig {
-            idle_poll: Duration::from_millis(50),
-            ..RelayConfig::default()
-        },
-        consumer: ConsumerConfig::default(),
-        notifier: Arc::new(notifier),
-        run_consumers: true,
-    };
+    let settings = pipeline_settings(None, ConsumerConfig::default(), Arc::new(notifier));
     let pipeline = Pipeline::start(world.db.clone(), settings, stop_rx).expect("pipeline");
 
     let sku = world.stock("MAIL-1", 5).await;
