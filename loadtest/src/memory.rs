@@ -152,21 +152,24 @@ pub async fn cart_memory(
     let elapsed_s = started.elapsed().as_secs_f64();
     tokio::time::sleep(RSS_SETTLE).await;
     let after = read_rss_kib(pid)?;
-    let delta_bytes = (after as f64 - before as f64) * 1024.0;
     Ok(MemoryReport {
         carts_requested: carts,
         carts_created: created,
         failures,
         rss_before_kib: before,
         rss_after_kib: after,
-        bytes_per_cart: if created == 0 {
-            0.0
-        } else {
-            delta_bytes / created as f64
-        },
+        bytes_per_cart: bytes_per_cart(before, after, created),
         carts_per_s: crate::stats::per_second(created, elapsed_s),
         hibernated: None,
     })
+}
+
+/// The RSS growth from `before_kib` to `after_kib` spread over `carts` (0 without carts).
+fn bytes_per_cart(before_kib: u64, after_kib: u64, carts: u64) -> f64 {
+    if carts == 0 {
+        return 0.0;
+    }
+    (after_kib as f64 - before_kib as f64) * 1024.0 / carts as f64
 }
 
 /// The cart kind's (hibernated, running) counts from /ops/overview.
@@ -197,17 +200,12 @@ pub async fn after_hibernation(
     }
     tokio::time::sleep(RSS_SETTLE).await;
     let rss = read_rss_kib(pid)?;
-    let delta_bytes = (rss as f64 - report.rss_before_kib as f64) * 1024.0;
     Ok(HibernationReport {
         carts_hibernated: counts.0,
         carts_running: counts.1,
         waited_ms: started.elapsed().as_millis() as u64,
         rss_kib: rss,
-        bytes_per_cart: if report.carts_created == 0 {
-            0.0
-        } else {
-            delta_bytes / report.carts_created as f64
-        },
+        bytes_per_cart: bytes_per_cart(report.rss_before_kib, rss, report.carts_created),
     })
 }
 
