@@ -99,8 +99,19 @@ fn pool_options(cfg: &PoolConfig) -> PgPoolOptions {
             Box::pin(async move {
                 // Set per session, not per role, so the bound holds whatever the database's
                 // defaults are; `set_config` because `SET` takes no bind parameters.
-                let set = sqlx::query("SELECT set_config('statement_timeout', $1, false)")
-                    .bind(statement_timeout_ms);
+                //
+                // Custom plans: sqlx prepares every statement, and Postgres switches a prepared
+                // statement to a generic plan after five runs and keeps it until the table is
+                // next analyzed. On tables that start small and grow fast (a fresh database, the
+                // first minute of a flash sale) that generic plan is a sequential scan: the
+                // batched `UPDATE … FROM UNNEST(…)` of orders and idempotency keys then read
+                // every row of their table per batch, ten times the work of an index probe.
+                // Planning each run costs less than that (docs/performance.md has figures).
+                let set = sqlx::query(
+                    "SELECT set_config('statement_timeout', $1, false), \
+                            set_config('plan_cache_mode', 'force_custom_plan', false)",
+                )
+                .bind(statement_timeout_ms);
                 conn.execute(set).await.map(|_| ())
             })
         })
