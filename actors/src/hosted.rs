@@ -158,6 +158,13 @@ impl<A: Aggregate> EntityStore<Hosted<A>> for HostedStore<A> {
         })
     }
 
+    fn fresh(&self, id: &A::Id) -> Option<Hosted<A>> {
+        A::fresh(id).map(|state| Hosted {
+            state,
+            clock: self.clock.clone(),
+        })
+    }
+
     fn commit_many(
         &self,
         batches: Vec<(A::Id, Vec<A::Change>)>,

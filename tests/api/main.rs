@@ -17,4 +17,4 @@ mod openapi;
 mod read_models;
 mod relay_process;
 mod restart;
-mod saga_races;
+mod saga;

@@ -1,17 +1,18 @@
-//! The checkout saga racing a cancellation, on the real Postgres store. The payment provider is
-//! the one part replaced: a gate that holds an authorization until the test lets it answer, so
-//! the cancellation lands exactly while the saga waits for the provider.
+//! The checkout saga below the HTTP edge, on the real Postgres store. Racing a cancellation: the
+//! payment provider is the one part replaced, by a gate that holds an authorization until the
+//! test lets it answer, so the cancellation lands exactly while the saga waits for the provider.
 
 use crate::helpers::fresh_postgres_database;
+use actors::hosted::HostedStore;
 use actors::ports::{Authorization, GatewayError, PaymentGateway, SagaStep, SystemClock};
 use actors::sandbox::SandboxShipping;
 use actors::{Commerce, CommerceConfig, Ports};
 use domain::{
-    Currency, Money, OrderId, OrderStatus, PaymentId, ProductName, Quantity, ShippingAddress,
-    SkuCode,
+    Cart, CartId, Currency, InventorySku, Money, Order, OrderId, OrderStatus, PaymentId, Product,
+    ProductName, Quantity, ShippingAddress, SkuCode,
 };
 use persistence::{PgStore, PoolConfig};
-use runtime::{ActorSystem, RuntimeConfig};
+use runtime::{ActorSystem, EntityStore, RuntimeConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,4 +147,30 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
 
     let _ = commerce.shutdown(Duration::from_secs(5)).await;
     let _ = tokio::task::spawn_blocking(move || system.shutdown()).await;
+}
+
+/// `Sharding::ask_new` skips the store load only when the entity's store offers a fresh state;
+/// a new order must get one (its id was just generated), or every checkout pays a read of an
+/// order that cannot exist. Ids that name existing things (SKUs, carts) always load.
+#[tokio::test]
+async fn a_new_order_starts_from_nothing_without_a_store_read_and_other_aggregates_load() {
+    let store: Arc<dyn actors::ports::Store> = Arc::new(
+        PgStore::connect(&fresh_postgres_database().await, &PoolConfig::default())
+            .await
+            .expect("store"),
+    );
+    let clock: Arc<dyn actors::ports::Clock> = Arc::new(SystemClock);
+    let sku = SkuCode::parse("FRESH-1").expect("sku");
+
+    let order_id = OrderId::from_u128(uuid::Uuid::new_v4().as_u128());
+    let orders = HostedStore::<Order>::new(store.clone(), clock.clone());
+    assert!(orders.fresh(&order_id).is_some(), "orders activate fresh");
+
+    let products = HostedStore::<Product>::new(store.clone(), clock.clone());
+    let stock = HostedStore::<InventorySku>::new(store.clone(), clock.clone());
+    let carts = HostedStore::<Cart>::new(store, clock);
+    assert!(products.fresh(&sku).is_none(), "products load");
+    assert!(stock.fresh(&sku).is_none(), "stock loads");
+    let cart_id = CartId::from_u128(uuid::Uuid::new_v4().as_u128());
+    assert!(carts.fresh(&cart_id).is_none(), "carts load");
 }
