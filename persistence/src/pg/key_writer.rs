@@ -163,6 +163,7 @@ async fn insert_claims(tx: &mut PgConnection, claims: &[Claim]) -> Result<Vec<bo
          ON CONFLICT (scope, key) DO NOTHING
          RETURNING scope, key, order_id",
     )
+    .persistent(false)
     .bind(&scopes)
     .bind(&keys)
     .bind(&hashes)
@@ -202,6 +203,7 @@ async fn update_completions(
          WHERE k.scope = u.scope AND k.key = u.key AND k.completed_at IS NULL
          RETURNING k.scope, k.key",
     )
+    .persistent(false)
     .bind(&scopes)
     .bind(&keys)
     .bind(&statuses)

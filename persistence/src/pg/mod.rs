@@ -5,6 +5,14 @@
 //! `EXTRACT(EPOCH FROM col) * 1000` on the way out), which is exact at millisecond precision and
 //! needs no date-time crate. Multi-row writes bind one array per column and `UNNEST` them, so a
 //! batch costs one statement per table however many rows it has.
+//!
+//! Those batch statements are unnamed (`.persistent(false)`), so Postgres plans each run for the
+//! table as it is. A prepared statement switches to a generic plan after five runs and keeps it
+//! until the table is next analyzed; made while a table is small (a fresh database, the first
+//! minute of a flash sale), that plan joins the batch to a sequential scan, and an `UPDATE … FROM
+//! UNNEST(…)` of orders or idempotency keys then reads the whole table per batch: ten times the
+//! work of the index probes, measured with `pg_stat_statements` (docs/performance.md).
+//! Single-row statements keep their cached plans, which planning them afresh would only slow.
 
 mod accounts;
 mod aggregates;
@@ -99,19 +107,8 @@ fn pool_options(cfg: &PoolConfig) -> PgPoolOptions {
             Box::pin(async move {
                 // Set per session, not per role, so the bound holds whatever the database's
                 // defaults are; `set_config` because `SET` takes no bind parameters.
-                //
-                // Custom plans: sqlx prepares every statement, and Postgres switches a prepared
-                // statement to a generic plan after five runs and keeps it until the table is
-                // next analyzed. On tables that start small and grow fast (a fresh database, the
-                // first minute of a flash sale) that generic plan is a sequential scan: the
-                // batched `UPDATE … FROM UNNEST(…)` of orders and idempotency keys then read
-                // every row of their table per batch, ten times the work of an index probe.
-                // Planning each run costs less than that (docs/performance.md has figures).
-                let set = sqlx::query(
-                    "SELECT set_config('statement_timeout', $1, false), \
-                            set_config('plan_cache_mode', 'force_custom_plan', false)",
-                )
-                .bind(statement_timeout_ms);
+                let set = sqlx::query("SELECT set_config('statement_timeout', $1, false)")
+                    .bind(statement_timeout_ms);
                 conn.execute(set).await.map(|_| ())
             })
         })
