@@ -254,6 +254,9 @@ impl Aggregate for Cart {
             events,
         }
     }
+    fn fresh(id: &CartId) -> Option<Cart> {
+        Some(Cart::new(*id))
+    }
     fn command_name(command: &cart::Command) -> &'static str {
         match command {
             cart::Command::Create { .. } => "create",

@@ -343,9 +343,13 @@ impl Commerce {
 
     pub async fn create_cart(&self, customer: Option<CustomerId>) -> Result<Cart, AppError> {
         let id = CartId::from_u128(uuid::Uuid::new_v4().as_u128());
+        // The id was just generated: the actor starts from an empty cart instead of loading.
+        let create = Ask::Execute(cart::Command::Create { customer });
         self.inner
-            .cart(id, cart::Command::Create { customer })
-            .await
+            .carts
+            .ask_new(id, create)
+            .await?
+            .map_err(AppError::Cart)
     }
 
     pub async fn cart(&self, id: CartId) -> Result<Cart, AppError> {

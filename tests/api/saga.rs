@@ -150,10 +150,10 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
 }
 
 /// `Sharding::ask_new` skips the store load only when the entity's store offers a fresh state;
-/// a new order must get one (its id was just generated), or every checkout pays a read of an
-/// order that cannot exist. Ids that name existing things (SKUs, carts) always load.
+/// new orders and carts must get one (their ids were just generated), or every checkout and
+/// every new cart pays a read of a row that cannot exist. SKUs name existing things: they load.
 #[tokio::test]
-async fn a_new_order_starts_from_nothing_without_a_store_read_and_other_aggregates_load() {
+async fn new_orders_and_carts_start_from_nothing_without_a_store_read_and_skus_load() {
     let store: Arc<dyn actors::ports::Store> = Arc::new(
         PgStore::connect(&fresh_postgres_database().await, &PoolConfig::default())
             .await
@@ -172,5 +172,5 @@ async fn a_new_order_starts_from_nothing_without_a_store_read_and_other_aggregat
     assert!(products.fresh(&sku).is_none(), "products load");
     assert!(stock.fresh(&sku).is_none(), "stock loads");
     let cart_id = CartId::from_u128(uuid::Uuid::new_v4().as_u128());
-    assert!(carts.fresh(&cart_id).is_none(), "carts load");
+    assert!(carts.fresh(&cart_id).is_some(), "new carts activate fresh");
 }
