@@ -1,5 +1,5 @@
 //! The checkout saga: place the order, reserve every line (all or nothing), authorize payment,
-//! confirm the order and commit the stock (together), request shipment.
+//! confirm the order, commit the stock, request shipment.
 //!
 //! Durability: the saga record moves in the same transaction as the order change of its step
 //! (`OrderCommand::with_saga`), so a step and the saga's knowledge of it are durable together.
@@ -109,22 +109,8 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
         },
         order::Command::Confirm,
     ];
-    // The stock is committed while the order confirms: the two are different actors' commits,
-    // so running them together takes one durable round trip off every checkout. Committing
-    // first is safe either way round: until the confirmation is durable the saga is `Started`,
-    // and every path that fails it (a cancellation now, recovery after a crash) gives the
-    // units back with `Return`, which `release_stock` does for committed reservations.
-    let (confirmed, committed) = futures::join!(
-        c.saga_order(order.id(), confirm, &mut record),
-        commit_stock(c, &order)
-    );
-    match confirmed {
-        Ok(confirmed) => {
-            // Confirmed but not committed: the saga stays `Confirmed` and recovery's `finish`
-            // commits the stock again (committing is idempotent) before going on.
-            committed?;
-            ship(c, record, confirmed).await
-        }
+    match c.saga_order(order.id(), confirm, &mut record).await {
+        Ok(confirmed) => finish(c, record, confirmed).await,
         Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
             // Cancelled while the provider was answering: the order cannot record the payment,
             // so void it here by the id the provider gave, then compensate.
@@ -137,13 +123,8 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
 }
 
 /// From a confirmed order: commit the stock, close the cart, request shipment.
-async fn finish(c: &Inner, record: SagaRecord, order: Order) -> Result<Order, AppError> {
+async fn finish(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
     commit_stock(c, &order).await?;
-    ship(c, record, order).await
-}
-
-/// From a confirmed order whose stock is committed: close the cart, request shipment.
-async fn ship(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
     if let Some(cart_id) = record.cart_id {
         match c
             .cart(
