@@ -12,7 +12,9 @@
 //! minute of a flash sale), that plan joins the batch to a sequential scan, and an `UPDATE … FROM
 //! UNNEST(…)` of orders or idempotency keys then reads the whole table per batch: ten times the
 //! work of the index probes, measured with `pg_stat_statements` (docs/performance.md).
-//! Single-row statements keep their cached plans, which planning them afresh would only slow.
+//! Single-row statements, and the one order's lines the naive-sql baseline shares
+//! (`order::insert_order_lines`), keep their cached plans: planning them afresh would only slow
+//! them, and the baseline plans under its hot row's lock.
 
 mod accounts;
 mod aggregates;

@@ -231,7 +231,6 @@ pub(crate) async fn insert_order_lines(
          FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[])
               WITH ORDINALITY AS u (sku, quantity, price, total, currency, line_no)",
     )
-    .persistent(false)
     .bind(uuid(o.id.as_u128()))
     .bind(&skus)
     .bind(&quantities)
