@@ -131,6 +131,17 @@ async fn ask<A: Aggregate>(
     sharding.ask(id, ask).await?.map_err(rejected)
 }
 
+/// [`ask`] for an id the caller just generated: the actor starts from the aggregate's fresh
+/// state instead of loading a row that cannot exist.
+pub(crate) async fn ask_new<A: Aggregate>(
+    sharding: &Sharding<Hosted<A>>,
+    id: A::Id,
+    ask: Ask<A>,
+    rejected: impl FnOnce(A::Error) -> AppError,
+) -> Result<A::View, AppError> {
+    sharding.ask_new(id, ask).await?.map_err(rejected)
+}
+
 /// An ask on behalf of a saga whose order is already placed. A full mailbox is waited out,
 /// pausing 5 ms and doubling up to 100 ms, for at most `wait`, instead of failing the step:
 /// shedding protects the service from new work, and this work was promised. Anything else, and
@@ -343,13 +354,8 @@ impl Commerce {
 
     pub async fn create_cart(&self, customer: Option<CustomerId>) -> Result<Cart, AppError> {
         let id = CartId::from_u128(uuid::Uuid::new_v4().as_u128());
-        // The id was just generated: the actor starts from an empty cart instead of loading.
         let create = Ask::Execute(cart::Command::Create { customer });
-        self.inner
-            .carts
-            .ask_new(id, create)
-            .await?
-            .map_err(AppError::Cart)
+        ask_new(&self.inner.carts, id, create, AppError::Cart).await
     }
 
     pub async fn cart(&self, id: CartId) -> Result<Cart, AppError> {

@@ -67,15 +67,13 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
     // The saga record commits with the order, before any stock is touched: whatever the saga
     // reserves afterwards, recovery knows about and can give back promptly after a crash.
     // The order id was just generated: the actor starts from nothing instead of loading.
-    let placed = c.orders.ask_new(
+    let placed = crate::app::ask_new(
+        &c.orders,
         plan.order_id,
         crate::hosted::Ask::Execute(OrderCommand::with_saga(vec![place], record.clone())),
+        AppError::Order,
     );
-    let order = match placed
-        .await
-        .map_err(AppError::from)
-        .and_then(|r| r.map_err(AppError::Order))
-    {
+    let order = match placed.await {
         Ok(order) => order,
         Err(e) => {
             // Nothing was written: reopen the cart so the shopper can try again.
