@@ -54,6 +54,28 @@ pub trait Handler: Send + Sync + 'static {
     fn streams(&self) -> &'static [&'static str];
     /// Applies `envelope` inside `tx`. Events it does not care about are `Ok(())`.
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError>;
+
+    /// Applies `batch` (events not applied before, each aggregate's in sequence order) inside
+    /// `tx`, with the effect of applying them one by one in that order. The default does just
+    /// that; a handler overrides it to write a batch with a few set-based statements instead
+    /// of a few per event. An error fails the whole batch (the transaction is dropped), and
+    /// the embedded bus then delivers its events one at a time.
+    async fn apply_batch(&self, tx: &mut Tx, batch: &[&Envelope]) -> Result<(), HandlerError> {
+        apply_each(self, tx, batch).await
+    }
+}
+
+/// Applies `batch` one event at a time: [`Handler::apply_batch`]'s default, and what an
+/// override falls back to where it has no set-based statements (SQLite).
+pub async fn apply_each<H: Handler + ?Sized>(
+    handler: &H,
+    tx: &mut Tx,
+    batch: &[&Envelope],
+) -> Result<(), HandlerError> {
+    for envelope in batch {
+        handler.apply(tx, envelope).await?;
+    }
+    Ok(())
 }
 
 /// What became of one delivery.

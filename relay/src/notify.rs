@@ -5,13 +5,15 @@
 //! retried (and dead-lettered after the attempts); a crash between delivery and commit can
 //! repeat a delivery, never lose one.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::consumer::{Handler, HandlerError};
+use crate::consumer::{apply_each, Handler, HandlerError};
 use crate::db::Tx;
 use crate::envelope::Envelope;
 
@@ -202,6 +204,123 @@ impl Handler for NotificationHandler {
                 .notify(&n)
                 .await
                 .map_err(HandlerError::Rejected)?;
+        }
+        Ok(())
+    }
+
+    /// On Postgres three statements per batch: the recipients of the orders placed in it, the
+    /// recipients of the orders it notifies about, and the notifications (those recorded
+    /// before are skipped, and not sent again). Sent in the batch's order, before the commit.
+    async fn apply_batch(&self, tx: &mut Tx, batch: &[&Envelope]) -> Result<(), HandlerError> {
+        let Tx::Postgres(pg) = tx else {
+            return apply_each(self, tx, batch).await;
+        };
+        let mut placed: (Vec<Uuid>, Vec<Option<Uuid>>) = (Vec::new(), Vec::new());
+        let mut due: Vec<(&Envelope, Uuid, NotificationKind)> = Vec::new();
+        for e in batch {
+            let bad =
+                |err: serde_json::Error| HandlerError::Rejected(format!("{}: {err}", e.event_type));
+            if e.event_type == "order.placed" {
+                let p: Placed = serde_json::from_str(&e.payload).map_err(bad)?;
+                placed.0.push(p.order_id);
+                placed.1.push(p.customer_id);
+            } else if let Some(kind) = NotificationKind::of_event(&e.event_type) {
+                let o: OrderOnly = serde_json::from_str(&e.payload).map_err(bad)?;
+                due.push((e, o.order_id, kind));
+            }
+        }
+        if !placed.0.is_empty() {
+            sqlx::query(
+                "INSERT INTO notification_recipients (order_id, customer_id) \
+                 SELECT * FROM UNNEST($1::UUID[], $2::UUID[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(&placed.0)
+            .bind(&placed.1)
+            .execute(&mut **pg)
+            .await?;
+        }
+        if due.is_empty() {
+            return Ok(());
+        }
+        let orders: Vec<Uuid> = due.iter().map(|(_, order, _)| *order).collect();
+        let recipients: HashMap<Uuid, (Option<Uuid>, Option<String>)> =
+            sqlx::query_as::<_, (Uuid, Option<Uuid>, Option<String>)>(
+                "SELECT r.order_id, r.customer_id, a.email FROM notification_recipients r \
+                 LEFT JOIN accounts a ON a.customer_id = r.customer_id \
+                 WHERE r.order_id = ANY($1)",
+            )
+            .persistent(false)
+            .bind(&orders)
+            .fetch_all(&mut **pg)
+            .await?
+            .into_iter()
+            .map(|(order, customer, email)| (order, (customer, email)))
+            .collect();
+        let notifications: Vec<(Notification, i64)> = due
+            .into_iter()
+            .map(|(e, order_id, kind)| {
+                let (customer_id, email) = recipients.get(&order_id).cloned().unwrap_or_default();
+                let n = Notification {
+                    notification_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, e.event_id.as_bytes()),
+                    customer_id,
+                    email,
+                    order_id,
+                    kind,
+                    message: kind.message(order_id),
+                };
+                (n, e.occurred_at_ms)
+            })
+            .collect();
+        let recorded: HashSet<Uuid> = sqlx::query_scalar::<_, Uuid>(
+            "INSERT INTO notifications (notification_id, customer_id, order_id, kind, message, \
+             created_at) \
+             SELECT u.id, u.customer, u.order_id, u.kind, u.message, from_unix_ms(u.at) \
+             FROM UNNEST($1::UUID[], $2::UUID[], $3::UUID[], $4::TEXT[], $5::TEXT[], $6::INT8[]) \
+                  AS u(id, customer, order_id, kind, message, at) \
+             ON CONFLICT DO NOTHING RETURNING notification_id",
+        )
+        .bind(
+            notifications
+                .iter()
+                .map(|(n, _)| n.notification_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            notifications
+                .iter()
+                .map(|(n, _)| n.customer_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            notifications
+                .iter()
+                .map(|(n, _)| n.order_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            notifications
+                .iter()
+                .map(|(n, _)| n.kind.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            notifications
+                .iter()
+                .map(|(n, _)| n.message.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(notifications.iter().map(|(_, at)| *at).collect::<Vec<_>>())
+        .fetch_all(&mut **pg)
+        .await?
+        .into_iter()
+        .collect();
+        for (n, _) in &notifications {
+            if recorded.contains(&n.notification_id) {
+                self.notifier
+                    .notify(n)
+                    .await
+                    .map_err(HandlerError::Rejected)?;
+            }
         }
         Ok(())
     }

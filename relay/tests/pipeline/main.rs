@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod batches;
 mod consumers;
 mod embedded;
 mod relay_kafka;
