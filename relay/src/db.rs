@@ -421,7 +421,6 @@ impl Tx {
                  SELECT $1, id, now() FROM UNNEST($2::UUID[]) AS id \
                  ON CONFLICT DO NOTHING RETURNING event_id",
             )
-            .persistent(false)
             .bind(consumer)
             .bind(event_ids)
             .fetch_all(&mut **tx)

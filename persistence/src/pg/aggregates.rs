@@ -315,7 +315,6 @@ async fn upsert_reservations(
              expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at
          WHERE reservations.sku = EXCLUDED.sku",
     )
-    .persistent(false)
     .bind(&plan.aggregate_id)
     .bind(plan.updated_at_ms)
     .bind(&ids)
@@ -360,7 +359,6 @@ async fn replace_cart_lines(tx: &mut PgConnection, last: &CartChange) -> Result<
          FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[])
               WITH ORDINALITY AS u (sku, quantity, price, currency, position)",
     )
-    .persistent(false)
     .bind(cart_id)
     .bind(&skus)
     .bind(&quantities)
@@ -389,7 +387,6 @@ pub(super) async fn insert_outbox(tx: &mut PgConnection, plan: &Plan) -> Result<
          FROM UNNEST($4::UUID[], $5::BIGINT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[])
               AS u (id, sequence, event_type, payload, created_ms)",
     )
-    .persistent(false)
     .bind(plan.aggregate_type)
     .bind(&plan.aggregate_id)
     .bind(PAYLOAD_SCHEMA_VERSION)

@@ -163,7 +163,6 @@ async fn insert_claims(tx: &mut PgConnection, claims: &[Claim]) -> Result<Vec<bo
          ON CONFLICT (scope, key) DO NOTHING
          RETURNING scope, key, order_id",
     )
-    .persistent(false)
     .bind(&scopes)
     .bind(&keys)
     .bind(&hashes)

@@ -6,15 +6,20 @@
 //! needs no date-time crate. Multi-row writes bind one array per column and `UNNEST` them, so a
 //! batch costs one statement per table however many rows it has.
 //!
-//! Those batch statements are unnamed (`.persistent(false)`), so Postgres plans each run for the
+//! The batch statements that join their arrays to a table (`UPDATE … FROM UNNEST(…)` of orders
+//! and idempotency keys) are unnamed (`.persistent(false)`), so Postgres plans each run for the
 //! table as it is. A prepared statement switches to a generic plan after five runs and keeps it
 //! until the table is next analyzed; made while a table is small (a fresh database, the first
-//! minute of a flash sale), that plan joins the batch to a sequential scan, and an `UPDATE … FROM
-//! UNNEST(…)` of orders or idempotency keys then reads the whole table per batch: ten times the
-//! work of the index probes, measured with `pg_stat_statements` (docs/performance.md).
-//! Single-row statements, and the one order's lines the naive-sql baseline shares
-//! (`order::insert_order_lines`), keep their cached plans: planning them afresh would only slow
-//! them, and the baseline plans under its hot row's lock.
+//! minute of a flash sale), that plan joins the batch to a sequential scan, and the update then
+//! reads the whole table per batch: ten times the work of the index probes, measured with
+//! `pg_stat_statements` (docs/performance.md). Every other statement keeps its cached plan: a
+//! multi-row `INSERT … SELECT FROM UNNEST(…)` (with or without `ON CONFLICT`, whose arbiter is
+//! always the unique index) has no plan to get wrong, and an unnamed statement costs a second
+//! round trip per run (sqlx parses and describes it, then binds and executes it), which on the
+//! checkout's critical path is latency every buyer waits for. Single-row statements, and the one
+//! order's lines the naive-sql baseline shares (`order::insert_order_lines`), keep their cached
+//! plans too: planning them afresh would only slow them, and the baseline plans under its hot
+//! row's lock.
 
 mod accounts;
 mod aggregates;

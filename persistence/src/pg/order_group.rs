@@ -141,7 +141,6 @@ async fn insert_orders(tx: &mut PgConnection, new: &[&Member<'_>]) -> Result<(),
               AS u (id, customer, cart, status, total, currency, name, line1, line2, city,
                     postcode, country, shipment, reason, placed, version, updated)",
     )
-    .persistent(false)
     .bind(&ids)
     .bind(&customers)
     .bind(&carts)
@@ -205,7 +204,6 @@ async fn insert_lines(tx: &mut PgConnection, new: &[&Member<'_>]) -> Result<(), 
          SELECT * FROM UNNEST($1::UUID[], $2::INTEGER[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[],
                               $6::BIGINT[], $7::TEXT[])",
     )
-    .persistent(false)
     .bind(&ids)
     .bind(&numbers)
     .bind(&skus)
@@ -297,7 +295,6 @@ async fn write_payments(tx: &mut PgConnection, members: &[Member<'_>]) -> Result
                  currency = EXCLUDED.currency, status = EXCLUDED.status,
                  updated_at = EXCLUDED.updated_at",
         )
-        .persistent(false)
         .bind(&ids)
         .bind(&orders)
         .bind(&amounts)
@@ -350,7 +347,6 @@ async fn upsert_sagas(tx: &mut PgConnection, members: &[Member<'_>]) -> Result<(
              payment_token = EXCLUDED.payment_token, failure_reason = EXCLUDED.failure_reason,
              updated_at = EXCLUDED.updated_at",
     )
-    .persistent(false)
     .bind(&ids)
     .bind(&carts)
     .bind(&steps)
@@ -388,7 +384,6 @@ async fn insert_outbox(tx: &mut PgConnection, members: &[Member<'_>]) -> Result<
                      $7::BIGINT[]) AS u (id, aggregate_type, aggregate_id, sequence, event_type,
                                           payload, created)",
     )
-    .persistent(false)
     .bind(&ids)
     .bind(&types)
     .bind(&aggregates)
