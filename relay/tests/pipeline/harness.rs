@@ -16,7 +16,7 @@ use persistence::{PgStore, PoolConfig, SqliteStore};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
-use rdkafka::Message;
+use rdkafka::{Message, Offset, TopicPartitionList};
 use relay::envelope::Envelope;
 use relay::Db;
 use runtime::{ActorSystem, RuntimeConfig};
@@ -298,9 +298,20 @@ pub async fn read_topics_until(
         .set("topic.metadata.refresh.interval.ms", "500")
         .create()
         .expect("test consumer");
-    let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&refs).expect("subscribe");
     let deadline = Instant::now() + timeout;
+    // Every partition, from the beginning, assigned directly: joining a consumer group through
+    // the mock cluster's coordinator now and then got no assignment within the timeout when
+    // two clusters ran side by side in this process (a reader that saw none of 27 rows the
+    // relay had published and had acknowledged).
+    let mut partitions = TopicPartitionList::new();
+    for topic in topics {
+        for p in topic_partitions(&consumer, topic, deadline).await {
+            partitions
+                .add_partition_offset(topic, p, Offset::Beginning)
+                .expect("partition offset");
+        }
+    }
+    consumer.assign(&partitions).expect("assign");
     let mut out = Vec::new();
     loop {
         let finished = done(&out);
@@ -346,6 +357,32 @@ pub async fn read_topics_until(
         }
     }
     out
+}
+
+/// The partitions of `topic`, once the cluster knows it (a dead-letter topic may appear only
+/// after the reader started); none if it does not by `deadline`.
+async fn topic_partitions(consumer: &StreamConsumer, topic: &str, deadline: Instant) -> Vec<i32> {
+    loop {
+        let found = tokio::task::block_in_place(|| {
+            consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(2))
+                .ok()
+                .and_then(|m| {
+                    m.topics()
+                        .iter()
+                        .find(|t| t.name() == topic && t.error().is_none())
+                        .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
+                })
+                .filter(|ids| !ids.is_empty())
+        });
+        if let Some(ids) = found {
+            return ids;
+        }
+        if Instant::now() > deadline {
+            return Vec::new();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Polls `check` until it holds or `timeout` passes; answers whether it held.
