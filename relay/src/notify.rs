@@ -169,6 +169,58 @@ struct OrderOnly {
     order_id: Uuid,
 }
 
+/// What one order event means to this consumer.
+enum Reading {
+    /// An order was placed: remember whom to tell about it.
+    Placed {
+        order_id: Uuid,
+        customer_id: Option<Uuid>,
+    },
+    /// An outcome to tell the customer about.
+    Due {
+        order_id: Uuid,
+        kind: NotificationKind,
+    },
+}
+
+/// Reads `e`; `None` for events nobody is told about.
+fn reading(e: &Envelope) -> Result<Option<Reading>, HandlerError> {
+    let bad = |err: serde_json::Error| HandlerError::Rejected(format!("{}: {err}", e.event_type));
+    if e.event_type == "order.placed" {
+        let p: Placed = serde_json::from_str(&e.payload).map_err(bad)?;
+        return Ok(Some(Reading::Placed {
+            order_id: p.order_id,
+            customer_id: p.customer_id,
+        }));
+    }
+    let Some(kind) = NotificationKind::of_event(&e.event_type) else {
+        return Ok(None);
+    };
+    let o: OrderOnly = serde_json::from_str(&e.payload).map_err(bad)?;
+    Ok(Some(Reading::Due {
+        order_id: o.order_id,
+        kind,
+    }))
+}
+
+/// The notification `e` calls for; its id derives from the event's, so a repeated delivery
+/// carries the same id.
+fn notification(
+    e: &Envelope,
+    order_id: Uuid,
+    kind: NotificationKind,
+    (customer_id, email): (Option<Uuid>, Option<String>),
+) -> Notification {
+    Notification {
+        notification_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, e.event_id.as_bytes()),
+        customer_id,
+        email,
+        order_id,
+        kind,
+        message: kind.message(order_id),
+    }
+}
+
 #[async_trait]
 impl Handler for NotificationHandler {
     fn name(&self) -> &'static str {
@@ -180,32 +232,23 @@ impl Handler for NotificationHandler {
     }
 
     async fn apply(&self, tx: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
-        let bad =
-            |err: serde_json::Error| HandlerError::Rejected(format!("{}: {err}", e.event_type));
-        if e.event_type == "order.placed" {
-            let p: Placed = serde_json::from_str(&e.payload).map_err(bad)?;
-            return remember_recipient(tx, p.order_id, p.customer_id).await;
+        match reading(e)? {
+            Some(Reading::Placed {
+                order_id,
+                customer_id,
+            }) => remember_recipient(tx, order_id, customer_id).await,
+            Some(Reading::Due { order_id, kind }) => {
+                let n = notification(e, order_id, kind, recipient(tx, order_id).await?);
+                if record(tx, &n, e.occurred_at_ms).await? {
+                    self.notifier
+                        .notify(&n)
+                        .await
+                        .map_err(HandlerError::Rejected)?;
+                }
+                Ok(())
+            }
+            None => Ok(()),
         }
-        let Some(kind) = NotificationKind::of_event(&e.event_type) else {
-            return Ok(());
-        };
-        let o: OrderOnly = serde_json::from_str(&e.payload).map_err(bad)?;
-        let (customer_id, email) = recipient(tx, o.order_id).await?;
-        let n = Notification {
-            notification_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, e.event_id.as_bytes()),
-            customer_id,
-            email,
-            order_id: o.order_id,
-            kind,
-            message: kind.message(o.order_id),
-        };
-        if record(tx, &n, e.occurred_at_ms).await? {
-            self.notifier
-                .notify(&n)
-                .await
-                .map_err(HandlerError::Rejected)?;
-        }
-        Ok(())
     }
 
     /// On Postgres three statements per batch: the recipients of the orders placed in it, the
@@ -215,27 +258,28 @@ impl Handler for NotificationHandler {
         let Tx::Postgres(pg) = tx else {
             return apply_each(self, tx, batch).await;
         };
-        let mut placed: (Vec<Uuid>, Vec<Option<Uuid>>) = (Vec::new(), Vec::new());
+        let (mut placed, mut customers) = (Vec::new(), Vec::new());
         let mut due: Vec<(&Envelope, Uuid, NotificationKind)> = Vec::new();
         for e in batch {
-            let bad =
-                |err: serde_json::Error| HandlerError::Rejected(format!("{}: {err}", e.event_type));
-            if e.event_type == "order.placed" {
-                let p: Placed = serde_json::from_str(&e.payload).map_err(bad)?;
-                placed.0.push(p.order_id);
-                placed.1.push(p.customer_id);
-            } else if let Some(kind) = NotificationKind::of_event(&e.event_type) {
-                let o: OrderOnly = serde_json::from_str(&e.payload).map_err(bad)?;
-                due.push((e, o.order_id, kind));
+            match reading(e)? {
+                Some(Reading::Placed {
+                    order_id,
+                    customer_id,
+                }) => {
+                    placed.push(order_id);
+                    customers.push(customer_id);
+                }
+                Some(Reading::Due { order_id, kind }) => due.push((e, order_id, kind)),
+                None => {}
             }
         }
-        if !placed.0.is_empty() {
+        if !placed.is_empty() {
             sqlx::query(
                 "INSERT INTO notification_recipients (order_id, customer_id) \
                  SELECT * FROM UNNEST($1::UUID[], $2::UUID[]) ON CONFLICT DO NOTHING",
             )
-            .bind(&placed.0)
-            .bind(&placed.1)
+            .bind(&placed)
+            .bind(&customers)
             .execute(&mut **pg)
             .await?;
         }
@@ -256,21 +300,19 @@ impl Handler for NotificationHandler {
             .into_iter()
             .map(|(order, customer, email)| (order, (customer, email)))
             .collect();
-        let notifications: Vec<(Notification, i64)> = due
-            .into_iter()
-            .map(|(e, order_id, kind)| {
-                let (customer_id, email) = recipients.get(&order_id).cloned().unwrap_or_default();
-                let n = Notification {
-                    notification_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, e.event_id.as_bytes()),
-                    customer_id,
-                    email,
-                    order_id,
-                    kind,
-                    message: kind.message(order_id),
-                };
-                (n, e.occurred_at_ms)
-            })
-            .collect();
+        let mut notifications = Vec::with_capacity(due.len());
+        let (mut ids, mut customers, mut kinds, mut messages, mut at_ms) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (e, order_id, kind) in due {
+            let to = recipients.get(&order_id).cloned().unwrap_or_default();
+            let n = notification(e, order_id, kind, to);
+            ids.push(n.notification_id);
+            customers.push(n.customer_id);
+            kinds.push(kind.as_str());
+            messages.push(n.message.clone());
+            at_ms.push(e.occurred_at_ms);
+            notifications.push(n);
+        }
         let recorded: HashSet<Uuid> = sqlx::query_scalar::<_, Uuid>(
             "INSERT INTO notifications (notification_id, customer_id, order_id, kind, message, \
              created_at) \
@@ -279,42 +321,17 @@ impl Handler for NotificationHandler {
                   AS u(id, customer, order_id, kind, message, at) \
              ON CONFLICT DO NOTHING RETURNING notification_id",
         )
-        .bind(
-            notifications
-                .iter()
-                .map(|(n, _)| n.notification_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            notifications
-                .iter()
-                .map(|(n, _)| n.customer_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            notifications
-                .iter()
-                .map(|(n, _)| n.order_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            notifications
-                .iter()
-                .map(|(n, _)| n.kind.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            notifications
-                .iter()
-                .map(|(n, _)| n.message.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(notifications.iter().map(|(_, at)| *at).collect::<Vec<_>>())
+        .bind(&ids)
+        .bind(&customers)
+        .bind(&orders)
+        .bind(&kinds)
+        .bind(&messages)
+        .bind(&at_ms)
         .fetch_all(&mut **pg)
         .await?
         .into_iter()
         .collect();
-        for (n, _) in &notifications {
+        for n in &notifications {
             if recorded.contains(&n.notification_id) {
                 self.notifier
                     .notify(n)

@@ -36,6 +36,16 @@ struct Placed {
     placed_at_ms: i64,
 }
 
+impl Placed {
+    fn line_count(&self) -> i64 {
+        i64::try_from(self.lines.len()).unwrap_or(i64::MAX)
+    }
+
+    fn item_count(&self) -> i64 {
+        self.lines.iter().map(|l| l.quantity).sum()
+    }
+}
+
 #[derive(Deserialize)]
 struct OrderOnly {
     order_id: Uuid,
@@ -124,9 +134,11 @@ impl Handler for OrderProjector {
             match projection(e)? {
                 Some(Projection::Placed(p)) => placed.push(&p, e.sequence, e.occurred_at_ms),
                 Some(Projection::Status { order_id, status }) => {
-                    let entry = latest.entry(order_id).or_insert((status, 0, 0));
-                    if e.sequence > entry.1 {
-                        *entry = (status, e.sequence, e.occurred_at_ms);
+                    let newer = latest
+                        .get(&order_id)
+                        .is_none_or(|&(_, sequence, _)| e.sequence > sequence);
+                    if newer {
+                        latest.insert(order_id, (status, e.sequence, e.occurred_at_ms));
                     }
                 }
                 None => {}
@@ -161,10 +173,8 @@ impl PlacedRows {
         self.customers.push(p.customer_id);
         self.totals.push(p.total.amount);
         self.currencies.push(p.total.currency.clone());
-        self.line_counts
-            .push(i64::try_from(p.lines.len()).unwrap_or(i64::MAX));
-        self.item_counts
-            .push(p.lines.iter().map(|l| l.quantity).sum());
+        self.line_counts.push(p.line_count());
+        self.item_counts.push(p.item_count());
         self.placed_ms.push(p.placed_at_ms);
         self.at_ms.push(at_ms);
         self.sequences.push(sequence);
@@ -260,8 +270,7 @@ async fn insert_placed(
     sequence: i64,
     at_ms: i64,
 ) -> Result<(), HandlerError> {
-    let line_count = i64::try_from(p.lines.len()).unwrap_or(i64::MAX);
-    let item_count: i64 = p.lines.iter().map(|l| l.quantity).sum();
+    let (line_count, item_count) = (p.line_count(), p.item_count());
     match tx {
         Tx::Postgres(tx) => {
             sqlx::query(
