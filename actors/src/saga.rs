@@ -5,7 +5,8 @@
 //! (`OrderCommand::with_saga`), so a step and the saga's knowledge of it are durable together.
 //! Steps that follow each other without an external call are one order change: placing is one,
 //! "reserved + payment authorized + confirmed" is one, "fulfillment requested" is one. Three
-//! order commits per checkout, and the stock changes ride the SKU actors' group commits.
+//! order commits per checkout, and the stock changes ride the SKU actors' group commits; the
+//! stock commit runs beside the confirmation, since compensation returns committed stock too.
 //!
 //! Idempotency: reservation ids derive from the order and SKU (a retry never reserves twice),
 //! provider calls are keyed by the order id, and order commands that are repeated are no-ops, so
@@ -67,11 +68,14 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
     // The saga record commits with the order, before any stock is touched: whatever the saga
     // reserves afterwards, recovery knows about and can give back promptly after a crash.
     // The order id was just generated: the actor starts from nothing instead of loading.
-    let placed = crate::app::ask_new(
-        &c.orders,
-        plan.order_id,
-        crate::hosted::Ask::Execute(OrderCommand::with_saga(vec![place], record.clone())),
-        AppError::Order,
+    let placed = timed(
+        "place",
+        crate::app::ask_new(
+            &c.orders,
+            plan.order_id,
+            crate::hosted::Ask::Execute(OrderCommand::with_saga(vec![place], record.clone())),
+            AppError::Order,
+        ),
     );
     let order = match placed.await {
         Ok(order) => order,
@@ -81,7 +85,7 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
             return Err(e);
         }
     };
-    match reserve_all(c, order.id(), order.lines()).await? {
+    match timed("reserve", reserve_all(c, order.id(), order.lines())).await? {
         Some(reason) => fail(c, record, &order, reason, None).await,
         None => forward(c, record, order).await,
     }
@@ -89,7 +93,7 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
 
 /// From a placed order whose stock is reserved: authorize, confirm; then finish.
 async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
-    let payment_id = match authorize(c, &record, &order).await? {
+    let payment_id = match timed("authorize", authorize(c, &record, &order)).await? {
         Payment::Approved(payment_id) => payment_id,
         Payment::Refused { reason, declined } => {
             return fail(c, record, &order, reason, declined).await
@@ -107,11 +111,23 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
         },
         order::Command::Confirm,
     ];
-    match c.saga_order(order.id(), confirm, &mut record).await {
-        Ok(confirmed) => finish(c, record, confirmed).await,
+    // The stock is committed while the confirmation commits: they are different actors'
+    // writes, and neither needs the other's. Should the confirmation fail, or the process die
+    // between the two, compensation returns committed units as it releases held ones.
+    let (confirmed, committed) = futures::join!(
+        timed("confirm", c.saga_order(order.id(), confirm, &mut record)),
+        timed("commit_stock", commit_stock(c, &order)),
+    );
+    match confirmed {
+        Ok(confirmed) => {
+            // A stock commit that failed is retried by recovery from the confirmed record.
+            committed?;
+            complete(c, record, confirmed).await
+        }
         Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
             // Cancelled while the provider was answering: the order cannot record the payment,
-            // so void it here by the id the provider gave, then compensate.
+            // so void it here by the id the provider gave, then compensate. The stock commit
+            // may have landed or lost to the cancellation's release; either way it goes back.
             void_at_provider(c, order.id(), Some(payment_id)).await?;
             record.step = SagaStep::Started;
             fail(c, record, &order, FailureReason::Interrupted, None).await
@@ -121,8 +137,13 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
 }
 
 /// From a confirmed order: commit the stock, close the cart, request shipment.
-async fn finish(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
-    commit_stock(c, &order).await?;
+async fn finish(c: &Inner, record: SagaRecord, order: Order) -> Result<Order, AppError> {
+    timed("commit_stock", commit_stock(c, &order)).await?;
+    complete(c, record, order).await
+}
+
+/// From a confirmed order whose stock is committed: close the cart, request shipment.
+async fn complete(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
     if let Some(cart_id) = record.cart_id {
         match c
             .cart(
@@ -141,20 +162,31 @@ async fn finish(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order
         // Already shipped onward, or cancelled after confirmation (its canceller compensates).
         return Ok(order);
     }
-    let shipment_id = c
-        .shipping
-        .request_shipment(order.id(), &order)
-        .await
-        .map_err(|e| AppError::Gateway(e.to_string()))?;
+    let shipment_id = timed(
+        "request_shipment",
+        c.shipping.request_shipment(order.id(), &order),
+    )
+    .await
+    .map_err(|e| AppError::Gateway(e.to_string()))?;
     record.step = SagaStep::Completed;
     let request = vec![order::Command::RequestFulfillment { shipment_id }];
-    match c.saga_order(order.id(), request, &mut record).await {
+    match timed("fulfill", c.saga_order(order.id(), request, &mut record)).await {
         // Cancelled meanwhile: the cancellation owns the saga record from here.
         Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
             c.get_order(order.id()).await
         }
         other => other,
     }
+}
+
+/// Runs one step of a checkout and records how long it took as
+/// `checkout_step_duration_seconds{step}`, so an operator sees where a checkout's latency goes.
+pub async fn timed<T>(step: &'static str, work: impl std::future::Future<Output = T>) -> T {
+    let started = std::time::Instant::now();
+    let outcome = work.await;
+    metrics::histogram!("checkout_step_duration_seconds", "step" => step)
+        .record(started.elapsed().as_secs_f64());
+    outcome
 }
 
 /// Releases the stock, records the failure (and a declined payment) on the order together with

@@ -75,15 +75,14 @@ where
     let order_id = OrderId::from_u128(uuid::Uuid::new_v4().as_u128());
     let store = state.commerce.store();
     let now = state.commerce.now();
-    let answer = store
-        .claim_idempotency_key(
-            &claim.scope,
-            claim.key.as_str(),
-            &claim.request_hash,
-            order_id,
-            now,
-        )
-        .await?;
+    let claiming = store.claim_idempotency_key(
+        &claim.scope,
+        claim.key.as_str(),
+        &claim.request_hash,
+        order_id,
+        now,
+    );
+    let answer = actors::saga::timed("claim_idempotency_key", claiming).await?;
     match answer {
         IdempotencyClaim::Claimed => detached_first_attempt(state, claim, order_id, place).await,
         IdempotencyClaim::Completed { status, body } => Ok(replay(status, body)),

@@ -141,6 +141,12 @@ fn describe() {
         "persistence_batch_size",
         "Changes written by one group-commit transaction."
     );
+    describe_histogram!(
+        "checkout_step_duration_seconds",
+        Unit::Seconds,
+        "Duration of one step of a checkout or buy now, by step: claim_idempotency_key, place, \
+         reserve, authorize, confirm, commit_stock, request_shipment, fulfill."
+    );
     describe_counter!(
         "saga_compensations_total",
         "Checkout sagas that started compensating."
