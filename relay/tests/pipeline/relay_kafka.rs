@@ -498,3 +498,99 @@ async fn postgres_a_claim_takes_the_oldest_rows_first_as_prefixes() {
 async fn sqlite_a_claim_takes_the_oldest_rows_first_as_prefixes() {
     a_claim_takes_the_oldest_rows_first_as_prefixes(Backend::Sqlite).await;
 }
+
+/// A claim never takes rows behind another relay's live lease: an aggregate whose oldest
+/// unpublished row is leased elsewhere is left alone entirely, and the rest is still taken.
+async fn a_claim_leaves_an_aggregate_with_a_leased_head_alone(backend: Backend) {
+    let world = World::new(backend).await;
+    // Commit order: A#1, B#1, A#2, B#2, A#3.
+    let rows = [("A", 1), ("B", 1), ("A", 2), ("B", 2), ("A", 3)];
+    for (n, (id, sequence)) in rows.into_iter().enumerate() {
+        let created = match backend {
+            Backend::Postgres => format!("TIMESTAMPTZ 'epoch' + {n} * INTERVAL '1 millisecond'"),
+            Backend::Sqlite => n.to_string(),
+        };
+        world
+            .execute(&format!(
+                "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
+                 schema_version, payload, created_at) VALUES ('{}', 'order', '{id}', {sequence}, \
+                 'test.event', 1, '{{}}', {created})",
+                uuid::Uuid::new_v4()
+            ))
+            .await;
+    }
+    let other = uuid::Uuid::new_v4();
+    let first = world.db.claim(other, 1, 60_000).await.expect("claim");
+    let taken: Vec<_> = first
+        .iter()
+        .map(|e| (e.aggregate_id.as_str(), e.sequence))
+        .collect();
+    assert_eq!(
+        taken,
+        [("A", 1)],
+        "the oldest row, alone under a bound of 1"
+    );
+    let second = world
+        .db
+        .claim(uuid::Uuid::new_v4(), 100, 60_000)
+        .await
+        .expect("claim");
+    let taken: Vec<_> = second
+        .iter()
+        .map(|e| (e.aggregate_id.as_str(), e.sequence))
+        .collect();
+    assert_eq!(
+        taken,
+        [("B", 1), ("B", 2)],
+        "B's rows; none of A's while A#1 is leased to another relay"
+    );
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_claim_leaves_an_aggregate_with_a_leased_head_alone() {
+    a_claim_leaves_an_aggregate_with_a_leased_head_alone(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_claim_leaves_an_aggregate_with_a_leased_head_alone() {
+    a_claim_leaves_an_aggregate_with_a_leased_head_alone(Backend::Sqlite).await;
+}
+
+/// A group commit writes many rows of one aggregate with one commit time; a claim takes them
+/// all, in sequence, whatever order they lie in on disk.
+async fn a_claim_takes_every_row_of_one_commit(backend: Backend) {
+    let world = World::new(backend).await;
+    let created = match backend {
+        Backend::Postgres => "TIMESTAMPTZ 'epoch'",
+        Backend::Sqlite => "0",
+    };
+    for sequence in (1..=200i64).rev() {
+        world
+            .execute(&format!(
+                "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
+                 schema_version, payload, created_at) VALUES ('{}', 'inventory', 'HOT', {sequence}, \
+                 'test.event', 1, '{{}}', {created})",
+                uuid::Uuid::new_v4()
+            ))
+            .await;
+    }
+    let claimed = world
+        .db
+        .claim(uuid::Uuid::new_v4(), 200, 60_000)
+        .await
+        .expect("claim");
+    let sequences: Vec<i64> = claimed.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, (1..=200).collect::<Vec<_>>());
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_claim_takes_every_row_of_one_commit() {
+    a_claim_takes_every_row_of_one_commit(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_claim_takes_every_row_of_one_commit() {
+    a_claim_takes_every_row_of_one_commit(Backend::Sqlite).await;
+}
