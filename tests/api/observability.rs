@@ -75,6 +75,7 @@ async fn metrics_have_buckets_no_ids_and_move_with_a_checkout() {
         "actor_mailbox_wait_seconds",
         "persistence_commit_duration_seconds",
         "persistence_batch_size",
+        "checkout_step_duration_seconds",
     ] {
         assert!(
             text.contains(&format!("# TYPE {family} histogram")),
@@ -86,6 +87,20 @@ async fn metrics_have_buckets_no_ids_and_move_with_a_checkout() {
         );
     }
     assert!(!text.contains("quantile="), "a summary slipped in");
+    // Every step of the checkout that just confirmed was timed.
+    for step in [
+        "claim_idempotency_key",
+        "place",
+        "reserve",
+        "authorize",
+        "confirm",
+        "commit_stock",
+        "request_shipment",
+        "fulfill",
+    ] {
+        let count = format!("checkout_step_duration_seconds_count{{step=\"{step}\"}}");
+        assert!(value(&after, &count) >= 1.0, "{count} was not counted");
+    }
     // The route template, never the cart's id.
     assert!(text.contains("route=\"/v1/carts/{id}/checkout\""));
     assert!(!text.contains(&cart), "a cart id leaked into a label");
