@@ -7,35 +7,46 @@
 /// fails only its own callers. A failed COMMIT has an unknown outcome and is reported to all: the
 /// actors reload and see what the store holds.
 macro_rules! group_commit {
-    ($store:expr, $begin:expr, $batches:expr, $write:path, $single:ident) => {{
-        let batches = $batches;
-        let mut results = Vec::with_capacity(batches.len());
-        if batches.len() <= 1 {
-            for batch in batches {
+    (@commit $store:expr, $batches:ident, $single:ident, $written:expr) => {{
+        let mut results = Vec::with_capacity($batches.len());
+        if $batches.len() <= 1 {
+            for batch in $batches {
                 results.push($store.$single(batch).await);
             }
         } else {
-            let written: Result<_, StoreError> = async {
-                let mut tx = $begin;
-                for batch in &batches {
-                    tx = $write(tx, batch).await?;
-                }
-                Ok(tx)
-            }
-            .await;
+            let written: Result<_, StoreError> = $written.await;
             match written {
                 Ok(tx) => {
                     let outcome = tx.commit().await.map_err(crate::error::map);
-                    results.extend(batches.iter().map(|_| outcome.clone()));
+                    results.extend($batches.iter().map(|_| outcome.clone()));
                 }
                 Err(_) => {
-                    for batch in batches {
+                    for batch in $batches {
                         results.push($store.$single(batch).await);
                     }
                 }
             }
         }
         results
+    }};
+    // All batches written at once by `$write_all(tx, &batches)`: set-based statements.
+    ($store:expr, $begin:expr, $batches:expr, all $write_all:path, $single:ident) => {{
+        let batches = $batches;
+        $crate::group::group_commit!(@commit $store, batches, $single, async {
+            let tx = $begin;
+            $write_all(tx, &batches).await
+        })
+    }};
+    // Each batch written by `$write(tx, &batch)` in turn.
+    ($store:expr, $begin:expr, $batches:expr, $write:path, $single:ident) => {{
+        let batches = $batches;
+        $crate::group::group_commit!(@commit $store, batches, $single, async {
+            let mut tx = $begin;
+            for batch in &batches {
+                tx = $write(tx, batch).await?;
+            }
+            Ok(tx)
+        })
     }};
 }
 

@@ -372,33 +372,49 @@ async fn replace_cart_lines(tx: &mut PgConnection, last: &CartChange) -> Result<
 
 /// Appends the batch's events to the outbox, in one statement.
 pub(super) async fn insert_outbox(tx: &mut PgConnection, plan: &Plan) -> Result<(), StoreError> {
-    if plan.outbox.is_empty() {
+    insert_outbox_rows(tx, &[plan]).await
+}
+
+/// Appends the events of several aggregates' batches to the outbox, in one statement.
+pub(super) async fn insert_outbox_rows(
+    tx: &mut PgConnection,
+    plans: &[&Plan],
+) -> Result<(), StoreError> {
+    let rows: Vec<(&Plan, &crate::plan::OutboxEntry)> = plans
+        .iter()
+        .flat_map(|p| p.outbox.iter().map(move |e| (*p, e)))
+        .collect();
+    if rows.is_empty() {
         return Ok(());
     }
-    let ids: Vec<uuid::Uuid> = plan.outbox.iter().map(|e| uuid(e.event_id)).collect();
-    let sequences: Vec<i64> = plan.outbox.iter().map(|e| e.sequence).collect();
-    let types: Vec<&str> = plan.outbox.iter().map(|e| e.event_type).collect();
-    let payloads: Vec<&str> = plan.outbox.iter().map(|e| e.payload.as_str()).collect();
-    let created: Vec<i64> = plan.outbox.iter().map(|e| e.created_at_ms).collect();
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|(_, e)| uuid(e.event_id)).collect();
+    let types: Vec<&str> = rows.iter().map(|(p, _)| p.aggregate_type).collect();
+    let aggregates: Vec<&str> = rows.iter().map(|(p, _)| p.aggregate_id.as_str()).collect();
+    let sequences: Vec<i64> = rows.iter().map(|(_, e)| e.sequence).collect();
+    let events: Vec<&str> = rows.iter().map(|(_, e)| e.event_type).collect();
+    let payloads: Vec<&str> = rows.iter().map(|(_, e)| e.payload.as_str()).collect();
+    let created: Vec<i64> = rows.iter().map(|(_, e)| e.created_at_ms).collect();
     let result = sqlx::query(
         "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type,
                              schema_version, payload, created_at)
-         SELECT u.id, $1, $2, u.sequence, u.event_type, $3, u.payload::JSONB, from_unix_ms(u.created_ms)
-         FROM UNNEST($4::UUID[], $5::BIGINT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[])
-              AS u (id, sequence, event_type, payload, created_ms)",
+         SELECT u.id, u.aggregate_type, u.aggregate_id, u.sequence, u.event_type, $8,
+                u.payload::JSONB, from_unix_ms(u.created)
+         FROM UNNEST($1::UUID[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[],
+                     $7::BIGINT[]) AS u (id, aggregate_type, aggregate_id, sequence, event_type,
+                                          payload, created)",
     )
-    .bind(plan.aggregate_type)
-    .bind(&plan.aggregate_id)
-    .bind(PAYLOAD_SCHEMA_VERSION)
     .bind(&ids)
-    .bind(&sequences)
     .bind(&types)
+    .bind(&aggregates)
+    .bind(&sequences)
+    .bind(&events)
     .bind(&payloads)
     .bind(&created)
+    .bind(PAYLOAD_SCHEMA_VERSION)
     .execute(&mut *tx)
     .await
     .map_err(error::map)?;
-    expect_rows(result.rows_affected(), plan.outbox.len(), "outbox rows")
+    expect_rows(result.rows_affected(), rows.len(), "outbox rows")
 }
 
 /// Asserts a multi-row write wrote every row it was given.

@@ -23,6 +23,7 @@
 
 mod accounts;
 mod aggregates;
+mod cart_group;
 mod key_writer;
 mod keys;
 pub(crate) mod order;
@@ -238,7 +239,7 @@ impl Store for PgStore {
             self,
             self.pool.begin().await.map_err(error::map)?,
             batches,
-            PgStore::write_carts,
+            all PgStore::write_carts_group,
             commit_carts
         )
     }
@@ -255,7 +256,13 @@ impl Store for PgStore {
         &self,
         batches: Vec<Vec<OrderChange>>,
     ) -> Vec<Result<(), StoreError>> {
-        self.commit_orders_group(batches).await
+        crate::group::group_commit!(
+            self,
+            self.pool.begin().await.map_err(error::map)?,
+            batches,
+            all PgStore::write_orders_group,
+            commit_orders
+        )
     }
 
     async fn save_saga(&self, record: &SagaRecord) -> Result<(), StoreError> {

@@ -9,10 +9,10 @@ use domain::order::OrderSnapshot;
 use sqlx::postgres::PgConnection;
 use sqlx::{Postgres, Transaction};
 
-use super::aggregates::expect_rows;
+use super::aggregates::{expect_rows, insert_outbox_rows};
 use super::{uuid, PgStore};
 use crate::error;
-use crate::plan::{plan, Plan, PAYLOAD_SCHEMA_VERSION};
+use crate::plan::{plan, Plan};
 
 /// One order's part of the group: its checked plan and its state after the batch.
 struct Member<'a> {
@@ -47,30 +47,9 @@ impl PgStore {
         update_orders(&mut tx, &placed).await?;
         write_payments(&mut tx, &members).await?;
         upsert_sagas(&mut tx, &members).await?;
-        insert_outbox(&mut tx, &members).await?;
+        let plans: Vec<&Plan> = members.iter().map(|m| &m.plan).collect();
+        insert_outbox_rows(&mut tx, &plans).await?;
         Ok(tx)
-    }
-
-    /// Group commit of orders: one transaction for all, or one each if that fails before COMMIT.
-    pub(super) async fn commit_orders_group(
-        &self,
-        batches: Vec<Vec<OrderChange>>,
-    ) -> Vec<Result<(), StoreError>> {
-        if batches.len() > 1 {
-            let written = match self.pool.begin().await.map_err(error::map) {
-                Ok(tx) => Self::write_orders_group(tx, &batches).await,
-                Err(e) => Err(e),
-            };
-            if let Ok(tx) = written {
-                let outcome = tx.commit().await.map_err(error::map);
-                return batches.iter().map(|_| outcome.clone()).collect();
-            }
-        }
-        let mut results = Vec::with_capacity(batches.len());
-        for batch in batches {
-            results.push(self.commit_orders(batch).await);
-        }
-        results
     }
 }
 
@@ -358,42 +337,4 @@ async fn upsert_sagas(tx: &mut PgConnection, members: &[Member<'_>]) -> Result<(
     .await
     .map_err(error::map)?;
     Ok(())
-}
-
-async fn insert_outbox(tx: &mut PgConnection, members: &[Member<'_>]) -> Result<(), StoreError> {
-    let rows: Vec<(&Plan, &crate::plan::OutboxEntry)> = members
-        .iter()
-        .flat_map(|m| m.plan.outbox.iter().map(move |e| (&m.plan, e)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<uuid::Uuid> = rows.iter().map(|(_, e)| uuid(e.event_id)).collect();
-    let types: Vec<&str> = rows.iter().map(|(p, _)| p.aggregate_type).collect();
-    let aggregates: Vec<&str> = rows.iter().map(|(p, _)| p.aggregate_id.as_str()).collect();
-    let sequences: Vec<i64> = rows.iter().map(|(_, e)| e.sequence).collect();
-    let events: Vec<&str> = rows.iter().map(|(_, e)| e.event_type).collect();
-    let payloads: Vec<&str> = rows.iter().map(|(_, e)| e.payload.as_str()).collect();
-    let created: Vec<i64> = rows.iter().map(|(_, e)| e.created_at_ms).collect();
-    let result = sqlx::query(
-        "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type,
-                             schema_version, payload, created_at)
-         SELECT u.id, u.aggregate_type, u.aggregate_id, u.sequence, u.event_type, $8,
-                u.payload::JSONB, from_unix_ms(u.created)
-         FROM UNNEST($1::UUID[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[],
-                     $7::BIGINT[]) AS u (id, aggregate_type, aggregate_id, sequence, event_type,
-                                          payload, created)",
-    )
-    .bind(&ids)
-    .bind(&types)
-    .bind(&aggregates)
-    .bind(&sequences)
-    .bind(&events)
-    .bind(&payloads)
-    .bind(&created)
-    .bind(PAYLOAD_SCHEMA_VERSION)
-    .execute(&mut *tx)
-    .await
-    .map_err(error::map)?;
-    expect_rows(result.rows_affected(), rows.len(), "outbox rows")
 }

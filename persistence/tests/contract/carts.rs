@@ -13,6 +13,8 @@ contract_tests!(
     cart_checkout_status_round_trips,
     cart_events_write_typed_outbox_rows,
     second_creator_of_a_cart_conflicts_and_writes_nothing,
+    group_commit_of_many_carts_writes_each_as_decided,
+    group_commit_of_cart_updates_fails_only_the_stale_one,
 );
 
 async fn unknown_cart_loads_empty(h: Harness) {
@@ -152,4 +154,79 @@ async fn second_creator_of_a_cart_conflicts_and_writes_nothing(h: Harness) {
     assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
     assert_eq!(h.outbox_count().await, outbox_before);
     assert_eq!(h.store().load_cart(id).await.unwrap(), winner);
+}
+
+/// Carts in a group: new and existing ones, lines added, edited, removed and reordered, a
+/// checkout begun; every cart loads back exactly as decided, with its lines in order, and the
+/// outbox holds every event.
+async fn group_commit_of_many_carts_writes_each_as_decided(h: Harness) {
+    let (tee, mug) = (sku("TEE"), sku("MUG"));
+    let mut carts: Vec<Cart> = (0..12).map(|_| Cart::new(new_cart_id())).collect();
+    let created: Vec<_> = carts
+        .iter_mut()
+        .enumerate()
+        .map(|(n, cart)| {
+            let customer = (n % 2 == 0).then(customer);
+            let mut batch = vec![shop(cart, Command::Create { customer }, at(0))];
+            if n % 3 != 0 {
+                batch.push(shop(cart, add(&tee, 1, 1999), at(1)));
+                batch.push(shop(cart, add(&mug, 2, 1250), at(2)));
+            }
+            batch
+        })
+        .collect();
+    let results = h.store().commit_carts_many(created).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let edits: Vec<_> = carts
+        .iter_mut()
+        .enumerate()
+        .map(|(n, cart)| match n % 3 {
+            0 => vec![shop(cart, add(&mug, 4, 1250), at(3))],
+            1 => vec![
+                shop(cart, Command::RemoveItem { sku: tee.clone() }, at(3)),
+                shop(cart, add(&tee, 5, 1999), at(4)),
+            ],
+            _ => vec![shop(
+                cart,
+                Command::BeginCheckout {
+                    order_id: new_order_id(),
+                },
+                at(3),
+            )],
+        })
+        .collect();
+    let results = h.store().commit_carts_many(edits).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let mut events = 0;
+    for cart in &carts {
+        assert_eq!(h.store().load_cart(cart.id()).await.unwrap(), *cart);
+        events += cart.version();
+    }
+    assert_eq!(h.outbox_count().await, events);
+    let reordered = &carts[1];
+    let skus: Vec<&domain::SkuCode> = reordered.lines().iter().map(|l| l.sku()).collect();
+    assert_eq!(skus, vec![&mug, &tee], "a re-added line goes last");
+}
+
+async fn group_commit_of_cart_updates_fails_only_the_stale_one(h: Harness) {
+    let mut carts: Vec<Cart> = (0..3).map(|_| Cart::new(new_cart_id())).collect();
+    for cart in &mut carts {
+        let created = shop(cart, Command::Create { customer: None }, at(0));
+        h.store().commit_cart(vec![created]).await.unwrap();
+    }
+    let updates: Vec<_> = carts
+        .iter_mut()
+        .map(|cart| vec![shop(cart, add(&sku("TEE"), 1, 1999), at(1))])
+        .collect();
+    // The middle cart moved on in the store meanwhile: its update is stale.
+    h.store().commit_cart(updates[1].clone()).await.unwrap();
+    let results = h.store().commit_carts_many(updates).await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[1], Err(StoreError::Conflict)),
+        "{results:?}"
+    );
+    for cart in &carts {
+        assert_eq!(h.store().load_cart(cart.id()).await.unwrap(), *cart);
+    }
 }
