@@ -218,6 +218,18 @@ pub(crate) fn final_reservations(
     latest.into_values().collect()
 }
 
+/// Whether a batch of order changes moved the order's payment (authorized, declined, voided):
+/// only then does the `payments` row, which mirrors it, need a write.
+pub(crate) fn payment_changed(changes: &[actors::ports::OrderChange]) -> bool {
+    use domain::order::Event;
+    changes.iter().flat_map(|c| &c.events).any(|e| {
+        matches!(
+            e.event,
+            Event::PaymentAuthorized { .. } | Event::PaymentDeclined { .. } | Event::PaymentVoided
+        )
+    })
+}
+
 impl Change for actors::ports::OrderChange {
     type Event = domain::order::Event;
     const AGGREGATE_TYPE: &'static str = "order";

@@ -19,6 +19,8 @@ struct Member<'a> {
     plan: Plan,
     order: &'a OrderSnapshot,
     saga: Option<&'a SagaRecord>,
+    /// Whether the batch moved the payment, so its `payments` row needs a write.
+    payment_changed: bool,
 }
 
 impl PgStore {
@@ -38,6 +40,7 @@ impl PgStore {
                 plan,
                 order: &last.order,
                 saga,
+                payment_changed: crate::plan::payment_changed(changes),
             });
         }
         let (new, placed): (Vec<&Member>, Vec<&Member>) =
@@ -241,12 +244,13 @@ async fn update_orders(tx: &mut PgConnection, placed: &[&Member<'_>]) -> Result<
     }
 }
 
-/// Mirrors each order's payment; orders that lost theirs (never, in today's state machine, but
-/// the row must mirror the snapshot) have it deleted.
+/// Mirrors the payment of each order whose batch moved it; orders that lost theirs (never, in
+/// today's state machine, but the row must mirror the snapshot) have it deleted.
 async fn write_payments(tx: &mut PgConnection, members: &[Member<'_>]) -> Result<(), StoreError> {
-    let paid: Vec<(&Member, domain::order::Payment)> = members
+    let moved: Vec<&Member> = members.iter().filter(|m| m.payment_changed).collect();
+    let paid: Vec<(&Member, domain::order::Payment)> = moved
         .iter()
-        .filter_map(|m| m.order.payment.map(|p| (m, p)))
+        .filter_map(|m| m.order.payment.map(|p| (*m, p)))
         .collect();
     if !paid.is_empty() {
         let ids: Vec<uuid::Uuid> = paid.iter().map(|(_, p)| uuid(p.id().as_u128())).collect();
@@ -284,7 +288,7 @@ async fn write_payments(tx: &mut PgConnection, members: &[Member<'_>]) -> Result
         .await
         .map_err(error::map)?;
     }
-    let unpaid: Vec<uuid::Uuid> = members
+    let unpaid: Vec<uuid::Uuid> = moved
         .iter()
         .filter(|m| m.order.payment.is_none() && m.plan.expected_version != 0)
         .map(|m| uuid(m.order.id.as_u128()))

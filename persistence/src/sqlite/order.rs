@@ -110,7 +110,9 @@ impl SqliteStore {
         } else {
             versioned(&plan, update_order(&mut tx, &plan, order).await)?;
         }
-        write_payment(&mut tx, &plan, order).await?;
+        if crate::plan::payment_changed(changes) {
+            write_payment(&mut tx, &plan, order).await?;
+        }
         // The saga step of the last change that carries one: the record after this batch.
         if let Some(saga) = changes.iter().rev().find_map(|c| c.saga.as_ref()) {
             super::keys::upsert_saga(&mut *tx, saga).await?;

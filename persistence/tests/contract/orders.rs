@@ -12,6 +12,7 @@ contract_tests!(
     placed_order_with_lines_round_trips,
     order_through_payment_and_fulfillment_round_trips,
     retried_payment_replaces_the_declined_one,
+    payment_row_follows_later_batches_in_a_group,
     order_events_write_typed_outbox_rows,
     second_placement_of_an_order_conflicts_and_writes_nothing,
 );
@@ -189,4 +190,52 @@ async fn second_placement_of_an_order_conflicts_and_writes_nothing(h: Harness) {
     assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
     assert_eq!(h.outbox_count().await, outbox_before);
     assert_eq!(h.store().load_order(id).await.unwrap(), winner);
+}
+
+/// A payment written by one batch stays as it is through later batches that do not move it
+/// (fulfillment), and moves with the batch that does (a void), in a group commit too.
+async fn payment_row_follows_later_batches_in_a_group(h: Harness) {
+    let mut orders: Vec<Order> = (0..2).map(|_| Order::new(new_order_id())).collect();
+    for order in &mut orders {
+        let changes = vec![
+            decide(order, place(None, None), at(0)),
+            decide(order, Command::MarkReserved, at(1)),
+            decide(
+                order,
+                Command::RecordPaymentAuthorized {
+                    payment_id: PaymentId::from_u128(uuid()),
+                    amount: usd(2899),
+                },
+                at(2),
+            ),
+            decide(order, Command::Confirm, at(3)),
+        ];
+        h.store().commit_order(changes).await.unwrap();
+    }
+    let shipment_id = ShipmentId::parse("SHIP-0002").unwrap();
+    let (first, second) = orders.split_at_mut(1);
+    let group = vec![
+        vec![decide(
+            &mut first[0],
+            Command::RequestFulfillment { shipment_id },
+            at(4),
+        )],
+        vec![
+            decide(&mut second[0], Command::Cancel, at(4)),
+            decide(&mut second[0], Command::RecordPaymentVoided, at(5)),
+        ],
+    ];
+    let results = h.store().commit_orders_many(group).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for order in &orders {
+        assert_eq!(h.store().load_order(order.id()).await.unwrap(), *order);
+    }
+    let statuses: Vec<_> = orders
+        .iter()
+        .map(|o| o.payment().map(|p| p.status()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [Some(PaymentStatus::Authorized), Some(PaymentStatus::Voided)]
+    );
 }
