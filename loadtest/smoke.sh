@@ -18,10 +18,10 @@ DURATION_S="${SMOKE_DURATION_S:-3}"
 
 # SMOKE_SKIP_BUILD=1 uses the binaries already in target/ (e.g. while the tree is mid-change).
 if [ "$PROFILE" = release ]; then
-  [ -n "${SMOKE_SKIP_BUILD:-}" ] || cargo build --release --bin commerce -p loadtest --bin loadtest
+  [ -n "${SMOKE_SKIP_BUILD:-}" ] || { cargo build --release --bin commerce && cargo build --release -p loadtest --bin loadtest; }
   BIN="${CARGO_TARGET_DIR:-target}/release"
 else
-  [ -n "${SMOKE_SKIP_BUILD:-}" ] || cargo build --bin commerce -p loadtest --bin loadtest
+  [ -n "${SMOKE_SKIP_BUILD:-}" ] || { cargo build --bin commerce && cargo build -p loadtest --bin loadtest; }
   BIN="${CARGO_TARGET_DIR:-target}/debug"
 fi
 
@@ -73,6 +73,15 @@ stop_server() {
 run_all() { # $1 = database URL for verification
   local common=(--base-url "$BASE_URL" --database-url "$1" --duration-s "$DURATION_S" --max-error-rate 0 --quiet)
   "$BIN/loadtest" flash-sale "${common[@]}" --stock 150 --burst 100 --rate 100 --json "$WORK/flash.json" --html "$WORK/flash.html"
+  # The report carries the server's time per checkout step over the window, from its /metrics.
+  python3 - "$WORK/flash.json" <<'PY'
+import json, sys
+steps = {s["step"]: s for s in json.load(open(sys.argv[1])).get("checkout_steps", [])}
+want = ("claim_idempotency_key", "place", "reserve", "confirm", "commit_stock", "fulfill")
+missing = [s for s in want if steps.get(s, {}).get("count", 0) < 1]
+if missing:
+    sys.exit(f"flash.json has no server time for the checkout steps {missing}: {steps}")
+PY
   "$BIN/loadtest" flash-sale "${common[@]}" --stock 50 --concurrency 16 --via-cart
   "$BIN/loadtest" checkout-mix "${common[@]}" --skus 30 --stock-per-sku 20 --rate 40
   "$BIN/loadtest" cart-storm "${common[@]}" --rate 100

@@ -132,6 +132,17 @@ impl Api {
         self.send(Method::GET, path, None, None, true).await
     }
 
+    /// A GET of an admin route whose answer is text (`/metrics`): the status and the body.
+    pub async fn get_admin_text(&self, path: &str) -> Result<(u16, String), reqwest::Error> {
+        let mut req = self.http.get(format!("{}{}", self.base_url, path));
+        if let Some(h) = &self.admin {
+            req = req.header(AUTHORIZATION, h.clone());
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.text().await?))
+    }
+
     pub async fn put_product(
         &self,
         sku: &str,

@@ -6,7 +6,8 @@
 //! - `scenario`: the three workloads as operations over the HTTP `client`.
 //! - `driver`: open model (intended start times, coordinated-omission corrected) and closed model.
 //! - `verify::collect`: reads the books from the API and, read-only, from the store.
-//! - `report`: summary table, JSON, self-contained HTML.
+//! - `report`: summary table, JSON, self-contained HTML; `steps`: the server's time per checkout
+//!   step over the measured window, read from its `/metrics`.
 //! - `run` (one measured run), `bench` (ceiling vs baseline vs actor, child servers via
 //!   `server`), `memory` (RSS per cart, cold activation), `echo` (the ceiling server).
 //! - `cli`: flags and scenario files, resolved into a `RunPlan`; `main.rs` only dispatches.
@@ -28,6 +29,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod server;
 pub mod stats;
+pub mod steps;
 pub mod thresholds;
 pub mod verify;
 pub mod zipf;

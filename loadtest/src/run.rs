@@ -9,6 +9,7 @@ use crate::driver::{drive, Model};
 use crate::limits::OPERATIONS_MAX;
 use crate::report::{self, html, RunReport};
 use crate::scenario::{setup_catalog, FlashSale, Scenario, Workload};
+use crate::steps;
 use crate::thresholds;
 use crate::verify::{self, collect};
 
@@ -55,7 +56,12 @@ pub async fn execute(plan: &RunPlan, run_id: &str) -> anyhow::Result<Finished> {
             plan.base_url
         );
     }
+    let steps_before = steps_reading(&api, plan).await;
     let stats = drive(&plan.model, workload.clone(), plan.progress).await;
+    let checkout_steps = match (steps_before, steps_reading(&api, plan).await) {
+        (Some(before), Some(after)) => steps::between(&before, &after),
+        _ => Vec::new(),
+    };
     let threshold_results = plan.thresholds.evaluate(&stats.summary);
     let verification = match &plan.verify {
         Some(cfg) if plan.scenario.places_orders() => {
@@ -98,6 +104,7 @@ pub async fn execute(plan: &RunPlan, run_id: &str) -> anyhow::Result<Finished> {
         series: stats.series,
         thresholds: threshold_results,
         verification,
+        checkout_steps,
     };
     if let Some(path) = &plan.json {
         report::write_json(path, &report)?;
@@ -112,6 +119,12 @@ pub async fn execute(plan: &RunPlan, run_id: &str) -> anyhow::Result<Finished> {
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     Ok(Finished { report, passed })
+}
+
+/// The server's step histogram, when the run has the admin token that `/metrics` asks for.
+async fn steps_reading(api: &Api, plan: &RunPlan) -> Option<steps::Totals> {
+    plan.admin_token.as_ref()?;
+    steps::read(api).await
 }
 
 /// Closed-model buy-now load on a SKU of its own, so connection pools, actors and caches are

@@ -388,6 +388,7 @@ mod tests {
                 verdict: Verdict::Skip,
                 detail: "no relay yet".into(),
             }],
+            checkout_steps: vec![],
         }
     }
 

@@ -29,6 +29,10 @@ pub struct RunReport {
     pub series: Vec<SeriesPoint>,
     pub thresholds: Vec<ThresholdResult>,
     pub verification: Vec<CheckResult>,
+    /// The server's mean time per checkout step over the measured window (empty when the server
+    /// does not export it or the run has no admin token).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkout_steps: Vec<crate::steps::StepTime>,
 }
 
 fn percentile_row(name: &str, p: &Percentiles) -> String {
@@ -79,6 +83,19 @@ pub fn summary_table(r: &RunReport) -> String {
         "dispatch lag (send-intended)",
         &s.dispatch_lag,
     ));
+    if !r.checkout_steps.is_empty() {
+        let _ = writeln!(
+            out,
+            "  server time per checkout step (mean over the window, /metrics):"
+        );
+        for step in &r.checkout_steps {
+            let _ = writeln!(
+                out,
+                "    {:<24} {:>9.2} ms  ({} steps)",
+                step.step, step.mean_ms, step.count
+            );
+        }
+    }
     if !r.thresholds.is_empty() {
         let _ = writeln!(out, "  thresholds:");
         for t in &r.thresholds {
