@@ -269,6 +269,21 @@ fn run_section(r: &RunReport) -> String {
     for chart in [throughput, latency, outcomes_over_time, outcome_bars(r)] {
         let _ = write!(h, "<div class=\"chart\">{chart}</div>");
     }
+    if !r.checkout_steps.is_empty() {
+        h.push_str(
+            "<table><tr><th>server time per checkout step</th><th>mean ms</th><th>steps</th></tr>",
+        );
+        for step in &r.checkout_steps {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{:.2}</td><td>{}</td></tr>",
+                escape(&step.step),
+                step.mean_ms,
+                step.count
+            );
+        }
+        h.push_str("</table>");
+    }
     if !r.thresholds.is_empty() {
         h.push_str(
             "<table><tr><th>threshold</th><th>limit</th><th>actual</th><th>verdict</th></tr>",
@@ -388,7 +403,11 @@ mod tests {
                 verdict: Verdict::Skip,
                 detail: "no relay yet".into(),
             }],
-            checkout_steps: vec![],
+            checkout_steps: vec![crate::steps::StepTime {
+                step: "place".into(),
+                count: 180,
+                mean_ms: 12.5,
+            }],
         }
     }
 
@@ -412,6 +431,13 @@ mod tests {
         }
         assert!(page.contains("<svg"));
         assert!(page.contains("<polyline"));
+    }
+
+    #[test]
+    fn the_page_shows_the_servers_time_per_checkout_step() {
+        let page = render("Load test", "", &[report()]);
+        assert!(page.contains("server time per checkout step"));
+        assert!(page.contains("<td>place</td><td>12.50</td><td>180</td>"));
     }
 
     #[test]
