@@ -91,7 +91,8 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
     }
 }
 
-/// From a placed order whose stock is reserved: authorize, confirm; then finish.
+/// From a placed order whose stock is reserved: authorize, then confirm and commit the stock
+/// side by side; then complete.
 async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
     let payment_id = match timed("authorize", authorize(c, &record, &order)).await? {
         Payment::Approved(payment_id) => payment_id,

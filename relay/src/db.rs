@@ -10,7 +10,8 @@
 //!
 //! SQLite has no `SKIP LOCKED`; the same selection runs as one statement inside a `BEGIN
 //! IMMEDIATE` transaction, which holds the database's single write lock, so claims are
-//! serialised and the same lease rules apply. SQLite is a single-process store and normally runs one relay loop.
+//! serialised and the same lease rules apply. SQLite is a single-process store and normally
+//! runs one relay loop.
 
 use sqlx::{PgPool, Postgres, Row, Sqlite, SqlitePool, Transaction};
 use std::collections::{HashMap, HashSet};
@@ -476,20 +477,22 @@ async fn pg_claim(
     if window.is_empty() {
         return Ok(Vec::new());
     }
-    let picked = pick_prefixes(&window, |candidates| async {
-        sqlx::query_scalar(
-            "SELECT o.event_id FROM outbox o WHERE o.event_id = ANY($1) \
-               AND o.published_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < now()) \
-               AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.published_at IS NULL \
-                   AND e.aggregate_type = o.aggregate_type AND e.aggregate_id = o.aggregate_id \
-                   AND e.sequence < o.sequence) \
-             FOR UPDATE OF o SKIP LOCKED",
-        )
-        .bind(candidates)
-        .fetch_all(&mut *tx)
-        .await
-    })
-    .await?;
+    let aggregates = by_aggregate(&window);
+    let candidates: Vec<Uuid> = aggregates.values().map(|rows| rows[0].1).collect();
+    let locked: HashSet<Uuid> = sqlx::query_scalar(
+        "SELECT o.event_id FROM outbox o WHERE o.event_id = ANY($1) \
+           AND o.published_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < now()) \
+           AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.published_at IS NULL \
+               AND e.aggregate_type = o.aggregate_type AND e.aggregate_id = o.aggregate_id \
+               AND e.sequence < o.sequence) \
+         FOR UPDATE OF o SKIP LOCKED",
+    )
+    .bind(&candidates)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let picked = prefixes(&aggregates, &locked);
     if picked.is_empty() {
         return Ok(Vec::new());
     }
@@ -507,14 +510,10 @@ async fn pg_claim(
     rows.iter().map(pg_envelope).collect()
 }
 
-/// Steps 2 and 3 of [`pg_claim`] over a window: `lock_heads` gets each aggregate's
-/// lowest-sequence row of the window and answers which of them it locked as true heads; the
-/// answer is those heads with the rows that follow each without a gap in sequence.
-async fn pick_prefixes<F, Fut>(window: &[WindowRow], lock_heads: F) -> DbResult<Vec<Uuid>>
-where
-    F: FnOnce(Vec<Uuid>) -> Fut,
-    Fut: std::future::Future<Output = DbResult<Vec<Uuid>>>,
-{
+/// A claim window's rows by aggregate, each aggregate's in sequence order (a group commit's
+/// rows share one commit time, so the window's order says nothing within an aggregate); the
+/// first row of each is its candidate head.
+fn by_aggregate(window: &[WindowRow]) -> HashMap<(&str, &str), Vec<(i64, Uuid)>> {
     let mut aggregates: HashMap<(&str, &str), Vec<(i64, Uuid)>> = HashMap::new();
     for row in window {
         let key = (row.aggregate_type.as_str(), row.aggregate_id.as_str());
@@ -526,12 +525,18 @@ where
     for rows in aggregates.values_mut() {
         rows.sort_unstable();
     }
-    let heads = aggregates.values().map(|rows| rows[0].1).collect();
-    let locked: HashSet<Uuid> = lock_heads(heads).await?.into_iter().collect();
+    aggregates
+}
+
+/// Each head in `locked` with the rows that follow it without a gap in sequence.
+fn prefixes(
+    aggregates: &HashMap<(&str, &str), Vec<(i64, Uuid)>>,
+    locked: &HashSet<Uuid>,
+) -> Vec<Uuid> {
     let mut picked = Vec::new();
     for rows in aggregates.values() {
-        let (head, _) = rows[0];
-        if !locked.contains(&rows[0].1) {
+        let (head, head_id) = rows[0];
+        if !locked.contains(&head_id) {
             continue;
         }
         let prefix = rows
@@ -540,7 +545,7 @@ where
             .take_while(|((sequence, _), expected)| sequence == expected);
         picked.extend(prefix.map(|((_, id), _)| *id));
     }
-    Ok(picked)
+    picked
 }
 
 fn pg_envelope(row: &sqlx::postgres::PgRow) -> DbResult<Envelope> {
