@@ -214,53 +214,12 @@ impl PgStore {
         rows::cart(id, row, lines)
     }
 
+    /// One cart's batch: the group writer with a group of one, so a lone cart and a group are
+    /// written by the same statements.
     pub(super) async fn commit_carts(&self, changes: Vec<CartChange>) -> Result<(), StoreError> {
         let tx = self.pool.begin().await.map_err(error::map)?;
-        let tx = Self::write_carts(tx, &changes).await?;
+        let tx = Self::write_carts_group(tx, std::slice::from_ref(&changes)).await?;
         tx.commit().await.map_err(error::map)
-    }
-
-    /// Writes one aggregate's batch into `tx` and hands the transaction back, so a group commit
-    /// can put several aggregates' batches in one transaction. On error `tx` is dropped, which
-    /// rolls it back.
-    pub(super) async fn write_carts(
-        mut tx: Transaction<'static, Postgres>,
-        changes: &[CartChange],
-    ) -> Result<Transaction<'static, Postgres>, StoreError> {
-        let (Some(plan), Some(last)) = (plan(changes)?, changes.last()) else {
-            return Ok(tx);
-        };
-        let cart = &last.cart;
-        let (status, order_id) = rows::cart_status_columns(cart.status);
-        let write = if plan.expected_version == 0 {
-            sqlx::query(
-                "INSERT INTO carts (cart_id, customer_id, status, order_id, version, updated_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, from_unix_ms($6), from_unix_ms($7))",
-            )
-        } else {
-            sqlx::query(
-                "UPDATE carts SET customer_id = $3, status = $4, order_id = $5, version = $6,
-                        updated_at = from_unix_ms($7)
-                 WHERE version = $1 AND cart_id = $2",
-            )
-            .bind(plan.expected_version)
-        };
-        let write = write
-            .bind(uuid(cart.id.as_u128()))
-            .bind(cart.customer.map(|c| uuid(c.as_u128())))
-            .bind(status)
-            .bind(order_id.map(uuid))
-            .bind(plan.version)
-            .bind(plan.updated_at_ms);
-        let write = if plan.expected_version == 0 {
-            write.bind(plan.created_at_ms)
-        } else {
-            write
-        };
-        versioned(&plan, write.execute(&mut *tx).await)?;
-        replace_cart_lines(&mut tx, last).await?;
-        insert_outbox(&mut tx, &plan).await?;
-        Ok(tx)
     }
 }
 
@@ -325,49 +284,6 @@ async fn upsert_reservations(
     .await
     .map_err(error::map)?;
     expect_rows(result.rows_affected(), reservations.len(), "reservations")
-}
-
-/// Replaces a cart's lines with the batch's final lines: a cart is small (bounded by
-/// `CART_LINES_MAX`), so rewriting beats diffing.
-async fn replace_cart_lines(tx: &mut PgConnection, last: &CartChange) -> Result<(), StoreError> {
-    let cart_id = uuid(last.cart.id.as_u128());
-    sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1")
-        .bind(cart_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(error::map)?;
-    let lines = &last.cart.lines;
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku().as_str()).collect();
-    let quantities: Vec<i64> = lines
-        .iter()
-        .map(|l| i64::from(l.quantity().get()))
-        .collect();
-    let prices: Vec<i64> = lines
-        .iter()
-        .map(|l| l.unit_price().amount_minor())
-        .collect();
-    let currencies: Vec<String> = lines
-        .iter()
-        .map(|l| l.unit_price().currency().to_string())
-        .collect();
-    let result = sqlx::query(
-        "INSERT INTO cart_lines (cart_id, sku, quantity, unit_price_minor, currency, position)
-         SELECT $1, u.sku, u.quantity, u.price, u.currency, (u.position - 1)::INTEGER
-         FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[])
-              WITH ORDINALITY AS u (sku, quantity, price, currency, position)",
-    )
-    .bind(cart_id)
-    .bind(&skus)
-    .bind(&quantities)
-    .bind(&prices)
-    .bind(&currencies)
-    .execute(&mut *tx)
-    .await
-    .map_err(error::map)?;
-    expect_rows(result.rows_affected(), lines.len(), "cart lines")
 }
 
 /// Appends the batch's events to the outbox, in one statement.

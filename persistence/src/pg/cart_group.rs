@@ -1,7 +1,8 @@
 //! Group commit of many carts on Postgres: the batches of every cart in the group are written
 //! with one multi-row statement per table (carts inserted, carts updated under their version
 //! checks, lines replaced, outbox), so a group of N carts costs five round trips instead of
-//! four per cart. A cart storm (every shopper's own cart) is the path this serves.
+//! four per cart. A cart storm (every shopper's own cart) is the path this serves; a lone
+//! cart's commit is a group of one.
 
 use actors::ports::{CartChange, StoreError};
 use domain::cart::CartSnapshot;
