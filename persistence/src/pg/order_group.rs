@@ -19,8 +19,8 @@ struct Member<'a> {
     plan: Plan,
     order: &'a OrderSnapshot,
     saga: Option<&'a SagaRecord>,
-    /// Whether the batch moved the payment, so its `payments` row needs a write.
-    payment_changed: bool,
+    /// The payment to write: the order's, when the batch moved it (no event removes one).
+    payment: Option<domain::order::Payment>,
 }
 
 impl PgStore {
@@ -40,7 +40,10 @@ impl PgStore {
                 plan,
                 order: &last.order,
                 saga,
-                payment_changed: crate::plan::payment_changed(changes),
+                payment: last
+                    .order
+                    .payment
+                    .filter(|_| crate::plan::payment_changed(changes)),
             });
         }
         let (new, placed): (Vec<&Member>, Vec<&Member>) =
@@ -244,13 +247,11 @@ async fn update_orders(tx: &mut PgConnection, placed: &[&Member<'_>]) -> Result<
     }
 }
 
-/// Mirrors the payment of each order whose batch moved it; orders that lost theirs (never, in
-/// today's state machine, but the row must mirror the snapshot) have it deleted.
+/// Mirrors the payment of each order whose batch moved it.
 async fn write_payments(tx: &mut PgConnection, members: &[Member<'_>]) -> Result<(), StoreError> {
-    let moved: Vec<&Member> = members.iter().filter(|m| m.payment_changed).collect();
-    let paid: Vec<(&Member, domain::order::Payment)> = moved
+    let paid: Vec<(&Member, domain::order::Payment)> = members
         .iter()
-        .filter_map(|m| m.order.payment.map(|p| (*m, p)))
+        .filter_map(|m| m.payment.map(|p| (m, p)))
         .collect();
     if !paid.is_empty() {
         let ids: Vec<uuid::Uuid> = paid.iter().map(|(_, p)| uuid(p.id().as_u128())).collect();
@@ -287,18 +288,6 @@ async fn write_payments(tx: &mut PgConnection, members: &[Member<'_>]) -> Result
         .execute(&mut *tx)
         .await
         .map_err(error::map)?;
-    }
-    let unpaid: Vec<uuid::Uuid> = moved
-        .iter()
-        .filter(|m| m.order.payment.is_none() && m.plan.expected_version != 0)
-        .map(|m| uuid(m.order.id.as_u128()))
-        .collect();
-    if !unpaid.is_empty() {
-        sqlx::query("DELETE FROM payments WHERE order_id = ANY($1::UUID[])")
-            .bind(&unpaid)
-            .execute(&mut *tx)
-            .await
-            .map_err(error::map)?;
     }
     Ok(())
 }
