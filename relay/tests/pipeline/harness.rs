@@ -178,6 +178,24 @@ impl World {
     }
 
     /// Runs one statement of the test's own (no input from outside the test).
+    /// Writes one outbox row (`test.event`, empty payload) of aggregate `kind`/`id` at
+    /// `sequence`, committed `created_ms` milliseconds after the epoch.
+    pub async fn insert_outbox_row(&self, kind: &str, id: &str, sequence: i64, created_ms: i64) {
+        let created = match &self.db {
+            Db::Postgres(_) => {
+                format!("TIMESTAMPTZ 'epoch' + {created_ms} * INTERVAL '1 millisecond'")
+            }
+            Db::Sqlite(_) => created_ms.to_string(),
+        };
+        self.execute(&format!(
+            "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
+             schema_version, payload, created_at) VALUES ('{}', '{kind}', '{id}', {sequence}, \
+             'test.event', 1, '{{}}', {created})",
+            uuid::Uuid::new_v4()
+        ))
+        .await;
+    }
+
     pub async fn execute(&self, sql: &str) {
         match &self.db {
             Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),

@@ -448,18 +448,7 @@ async fn a_claim_takes_the_oldest_rows_first_as_prefixes(backend: Backend) {
         } else {
             ("order", format!("O-{}", n / 4), (n / 2) % 2 + 1)
         };
-        let created = match backend {
-            Backend::Postgres => format!("TIMESTAMPTZ 'epoch' + {n} * INTERVAL '1 millisecond'"),
-            Backend::Sqlite => n.to_string(),
-        };
-        world
-            .execute(&format!(
-                "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
-                 schema_version, payload, created_at) VALUES ('{}', '{kind}', '{id}', {sequence}, \
-                 'test.event', 1, '{{}}', {created})",
-                uuid::Uuid::new_v4()
-            ))
-            .await;
+        world.insert_outbox_row(kind, &id, sequence, n).await;
     }
     let claimed = world
         .db
@@ -505,19 +494,8 @@ async fn a_claim_leaves_an_aggregate_with_a_leased_head_alone(backend: Backend) 
     let world = World::new(backend).await;
     // Commit order: A#1, B#1, A#2, B#2, A#3.
     let rows = [("A", 1), ("B", 1), ("A", 2), ("B", 2), ("A", 3)];
-    for (n, (id, sequence)) in rows.into_iter().enumerate() {
-        let created = match backend {
-            Backend::Postgres => format!("TIMESTAMPTZ 'epoch' + {n} * INTERVAL '1 millisecond'"),
-            Backend::Sqlite => n.to_string(),
-        };
-        world
-            .execute(&format!(
-                "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
-                 schema_version, payload, created_at) VALUES ('{}', 'order', '{id}', {sequence}, \
-                 'test.event', 1, '{{}}', {created})",
-                uuid::Uuid::new_v4()
-            ))
-            .await;
+    for (n, (id, sequence)) in (0..).zip(rows) {
+        world.insert_outbox_row("order", id, sequence, n).await;
     }
     let other = uuid::Uuid::new_v4();
     let first = world.db.claim(other, 1, 60_000).await.expect("claim");
@@ -561,18 +539,9 @@ async fn sqlite_a_claim_leaves_an_aggregate_with_a_leased_head_alone() {
 /// all, in sequence, whatever order they lie in on disk.
 async fn a_claim_takes_every_row_of_one_commit(backend: Backend) {
     let world = World::new(backend).await;
-    let created = match backend {
-        Backend::Postgres => "TIMESTAMPTZ 'epoch'",
-        Backend::Sqlite => "0",
-    };
     for sequence in (1..=200i64).rev() {
         world
-            .execute(&format!(
-                "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, sequence, event_type, \
-                 schema_version, payload, created_at) VALUES ('{}', 'inventory', 'HOT', {sequence}, \
-                 'test.event', 1, '{{}}', {created})",
-                uuid::Uuid::new_v4()
-            ))
+            .insert_outbox_row("inventory", "HOT", sequence, 0)
             .await;
     }
     let claimed = world
