@@ -4,8 +4,9 @@
 //! Architecture invariant: both directories describe the same tables with the same constraints;
 //! only the dialect differs (`UUID`/`TIMESTAMPTZ`/`JSONB` on Postgres, `TEXT`/unix-ms
 //! `INTEGER`/`TEXT` on SQLite). A change to one needs the same change to the other, and the
-//! `persistence` contract suite runs against both to prove it. Storage settings with no SQLite
-//! equivalent (the outbox's fill factor) are Postgres-only migrations.
+//! `persistence` contract suite runs against both to prove it. Storage settings and helpers with no
+//! SQLite equivalent (the outbox's fill factor, the inlinable unix-ms conversions) are
+//! Postgres-only migrations.
 //!
 //! This crate knows nothing of the domain or of the store adapters: it is SQL only.
 

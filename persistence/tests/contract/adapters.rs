@@ -106,3 +106,57 @@ async fn open_store_picks_sqlite_without_a_url_and_refuses_other_schemes() {
     assert!(matches!(other, Err(StoreError::Other(_))));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn postgres_time_conversions_are_inlined_and_exact_in_any_time_zone() {
+    run(Backend::Postgres, |h| async move {
+        let Harness::Postgres(store) = h else {
+            unreachable!("asked for Postgres")
+        };
+        let mut conn = store.pool().acquire().await.unwrap();
+        sqlx::query("SET TIME ZONE 'America/New_York'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+
+        // Inlined: the plan shows the functions' bodies, not calls to them (a call runs the
+        // SQL-function executor once per row).
+        let plan: Vec<(String,)> = sqlx::query_as(
+            "EXPLAIN (VERBOSE) SELECT from_unix_ms(x), unix_ms(now()) FROM generate_series(1, 3) x",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let plan: String = plan.into_iter().map(|(line,)| line + "\n").collect();
+        assert!(!plan.contains("from_unix_ms("), "{plan}");
+        assert!(!plan.contains("unix_ms("), "{plan}");
+
+        // Exact at millisecond precision, both ways, before and after 1970 and far ahead.
+        for ms in [
+            0_i64,
+            -1,
+            1,
+            1_732_500_000_123,
+            -1_000_000_000_001,
+            4_102_444_799_999,
+        ] {
+            let (back, text): (i64, String) = sqlx::query_as(
+                "SELECT unix_ms(from_unix_ms($1)), \
+                        to_char(from_unix_ms($1) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')",
+            )
+            .bind(ms)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+            let (epoch,): (i64,) =
+                sqlx::query_as("SELECT (EXTRACT(EPOCH FROM $1::TIMESTAMP) * 1000)::BIGINT")
+                    .bind(text.clone())
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert_eq!(back, ms, "round trip of {ms}");
+            assert_eq!(epoch, ms, "{ms} is {text} UTC");
+        }
+    })
+    .await;
+}
