@@ -101,7 +101,7 @@ impl<A: Aggregate> Entity for Hosted<A> {
             .map(|(i, event)| {
                 self.state.apply(&event);
                 Recorded {
-                    event_id: uuid::Uuid::new_v4().as_u128(),
+                    event_id: crate::ports::new_event_id(),
                     sequence: expected_version + i as u64 + 1,
                     occurred_at: now,
                     event,

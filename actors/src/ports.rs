@@ -25,6 +25,13 @@ pub struct Recorded<E> {
     pub event: E,
 }
 
+/// A new event id: a time-ordered UUID (version 7), so the indexes keyed by event id (the
+/// outbox's primary key, the consumers' inboxes) grow at their right edge instead of taking
+/// each insert at a random page. Unique all the same: 74 random bits per millisecond.
+pub fn new_event_id() -> u128 {
+    uuid::Uuid::now_v7().as_u128()
+}
+
 /// The effect of one accepted product command.
 #[derive(Clone, Debug)]
 pub struct ProductChange {
@@ -432,4 +439,21 @@ pub trait ReadModels: Send + Sync + 'static {
         customer: domain::CustomerId,
         limit: u32,
     ) -> Result<Vec<NotificationSummary>, ReadModelError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_event_id;
+
+    #[test]
+    fn event_ids_are_version_7_uuids_ordered_by_time() {
+        let first = new_event_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later = new_event_id();
+
+        assert_eq!(uuid::Uuid::from_u128(first).get_version_num(), 7);
+        assert_eq!(uuid::Uuid::from_u128(later).get_version_num(), 7);
+        // Postgres compares UUIDs byte by byte, which is this order.
+        assert!(first < later, "{first:x} then {later:x}");
+    }
 }

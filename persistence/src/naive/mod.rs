@@ -346,7 +346,7 @@ fn inventory_view(sku: &SkuCode, row: (i64, i64, i64, i64)) -> Result<InventoryV
 /// An event as the outbox records it, at the aggregate version it produced.
 fn recorded<E>(sequence: u64, now: domain::Timestamp, event: E) -> Recorded<E> {
     Recorded {
-        event_id: uuid::Uuid::new_v4().as_u128(),
+        event_id: actors::ports::new_event_id(),
         sequence,
         occurred_at: now,
         event,
