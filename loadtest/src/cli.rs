@@ -92,7 +92,8 @@ pub struct Params {
     /// Cap on operations started.
     #[arg(long)]
     pub operations: Option<u64>,
-    /// Seconds of closed-model buy-now load on a separate SKU before measuring [default: 0].
+    /// Seconds of buy-now load on a separate SKU before measuring: at the run's rate for an
+    /// open-model run with one, else with 16 closed-model workers [default: 0].
     #[arg(long)]
     pub warmup_s: Option<f64>,
     /// Seed of every random choice [default: random].

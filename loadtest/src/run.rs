@@ -9,6 +9,7 @@ use crate::driver::{drive, Model};
 use crate::limits::OPERATIONS_MAX;
 use crate::report::{self, html, RunReport};
 use crate::scenario::{setup_catalog, FlashSale, Scenario, Workload};
+use crate::schedule::ArrivalPlan;
 use crate::steps;
 use crate::thresholds;
 use crate::verify::{self, collect};
@@ -16,7 +17,8 @@ use crate::verify::{self, collect};
 /// Stock of the warm-up SKU: enough that warm-up never sells out.
 const WARMUP_STOCK: u64 = 10_000_000;
 
-/// Workers of the warm-up: enough to open the connection pool and activate the actors.
+/// Workers of a closed-model warm-up: enough to open the connection pool and activate the
+/// actors.
 const WARMUP_CONCURRENCY: usize = 16;
 
 /// How long the server may take to say it is alive before the run gives up.
@@ -127,8 +129,9 @@ async fn steps_reading(api: &Api, plan: &RunPlan) -> Option<steps::Totals> {
     steps::read(api).await
 }
 
-/// Closed-model buy-now load on a SKU of its own, so connection pools, actors and caches are
-/// warm when measuring starts and the measured SKU's stock is untouched.
+/// Buy-now load on a SKU of its own, so connection pools, actors and caches are warm when
+/// measuring starts and the measured SKU's stock is untouched. The load has the measured run's
+/// shape (see [`warm_up_model`]).
 async fn warm_up(api: &Api, plan: &RunPlan, run_id: &str) -> anyhow::Result<()> {
     let scenario = Scenario::FlashSale(FlashSale {
         sku: format!("WARM-{run_id}"),
@@ -146,11 +149,7 @@ async fn warm_up(api: &Api, plan: &RunPlan, run_id: &str) -> anyhow::Result<()> 
         plan.seed,
         format!("warm-{run_id}"),
     ));
-    let model = Model::Closed {
-        concurrency: WARMUP_CONCURRENCY,
-        duration: plan.warmup,
-        operations_max: OPERATIONS_MAX,
-    };
+    let model = warm_up_model(&plan.model, plan.warmup).map_err(anyhow::Error::msg)?;
     if plan.progress {
         eprintln!("warming up for {:?}…", plan.warmup);
     }
@@ -162,4 +161,80 @@ async fn warm_up(api: &Api, plan: &RunPlan, run_id: &str) -> anyhow::Result<()> 
         );
     }
     Ok(())
+}
+
+/// The warm-up's load. An open-model run at a steady rate warms up at that rate, without its
+/// burst, so it starts measuring in the state that rate holds the server in. A closed-model
+/// warm-up would first saturate it and leave the relay and the writers a backlog to work off
+/// in the measured window's first second, which the run would then count in its tail. A
+/// closed-model or burst-only run warms up with a few closed-model workers.
+fn warm_up_model(measured: &Model, warmup: Duration) -> Result<Model, String> {
+    match measured {
+        Model::Open {
+            plan,
+            max_in_flight,
+        } if plan.rate_per_s() > 0.0 => Ok(Model::Open {
+            plan: ArrivalPlan::new(0, plan.rate_per_s(), warmup, OPERATIONS_MAX)?,
+            max_in_flight: *max_in_flight,
+        }),
+        _ => Ok(Model::Closed {
+            concurrency: WARMUP_CONCURRENCY,
+            duration: warmup,
+            operations_max: OPERATIONS_MAX,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(burst: u64, rate: f64) -> Model {
+        Model::Open {
+            plan: ArrivalPlan::new(burst, rate, Duration::from_secs(15), OPERATIONS_MAX)
+                .expect("valid plan"),
+            max_in_flight: 512,
+        }
+    }
+
+    #[test]
+    fn an_open_run_warms_up_at_its_rate_without_its_burst() {
+        let warm = warm_up_model(&open(1_000, 400.0), Duration::from_secs(3)).expect("model");
+
+        let Model::Open {
+            plan,
+            max_in_flight,
+        } = warm
+        else {
+            panic!("an open run warms up open")
+        };
+        assert_eq!(plan.rate_per_s(), 400.0);
+        assert_eq!(plan.duration(), Duration::from_secs(3));
+        assert_eq!(plan.len(), 1_200, "3 s at 400/s and no burst");
+        assert_eq!(plan.intended_offset(0), Duration::ZERO);
+        assert_eq!(max_in_flight, 512);
+    }
+
+    #[test]
+    fn closed_and_burst_only_runs_warm_up_with_a_few_closed_workers() {
+        let closed = Model::Closed {
+            concurrency: 64,
+            duration: Duration::from_secs(15),
+            operations_max: OPERATIONS_MAX,
+        };
+        for measured in [closed, open(500, 0.0)] {
+            let warm = warm_up_model(&measured, Duration::from_secs(3)).expect("model");
+
+            let Model::Closed {
+                concurrency,
+                duration,
+                ..
+            } = warm
+            else {
+                panic!("closed warm-up expected for {}", measured.describe())
+            };
+            assert_eq!(concurrency, WARMUP_CONCURRENCY);
+            assert_eq!(duration, Duration::from_secs(3));
+        }
+    }
 }

@@ -98,6 +98,11 @@ impl ArrivalPlan {
     pub fn duration(&self) -> Duration {
         self.duration
     }
+
+    /// Steady arrivals per second (0 for a burst-only plan).
+    pub fn rate_per_s(&self) -> f64 {
+        self.rate_per_s
+    }
 }
 
 /// Latencies of one finished operation, in microseconds.
