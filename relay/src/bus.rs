@@ -5,7 +5,8 @@
 //! exactly-once effects as on Kafka.
 //!
 //! Batching: each handler applies a whole relay batch in one transaction (one inbox row per
-//! event inside it, and the handler's own set-based statements where it has them:
+//! event inside it, unless the handler deduplicates itself, and the handler's own set-based
+//! statements where it has them:
 //! [`Handler::apply_batch`]), so the bus costs one commit per handler and batch, not per event — which
 //! matters on SQLite, where every commit takes the single write lock and an fsync the actors'
 //! group commits also need. Only if that transaction fails does the handler fall back to one
@@ -43,14 +44,18 @@ impl Bus {
         batch: &[&Envelope],
     ) -> Result<(), HandlerError> {
         let mut tx = self.db.begin().await?;
-        let ids: Vec<uuid::Uuid> = batch.iter().map(|e| e.event_id).collect();
-        let fresh = tx.inbox_claim_many(handler.name(), &ids).await?;
-        let fresh: Vec<&Envelope> = batch
-            .iter()
-            .copied()
-            .filter(|e| fresh.contains(&e.event_id))
-            .collect();
-        handler.apply_batch(&mut tx, &fresh).await?;
+        if handler.deduplicates_itself() {
+            handler.apply_batch(&mut tx, batch).await?;
+        } else {
+            let ids: Vec<uuid::Uuid> = batch.iter().map(|e| e.event_id).collect();
+            let fresh = tx.inbox_claim_many(handler.name(), &ids).await?;
+            let fresh: Vec<&Envelope> = batch
+                .iter()
+                .copied()
+                .filter(|e| fresh.contains(&e.event_id))
+                .collect();
+            handler.apply_batch(&mut tx, &fresh).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

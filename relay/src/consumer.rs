@@ -1,6 +1,7 @@
 //! The consumer framework: a [`Handler`] applies one event's side effect inside a transaction
 //! that also writes the inbox row `(consumer, event_id)`, so a redelivered event changes
-//! nothing. Rejected events are retried with backoff and, after `attempts_max`, dead-lettered;
+//! nothing. A handler whose own writes already make a repeat a no-op
+//! ([`Handler::deduplicates_itself`]) is spared the inbox row. Rejected events are retried with backoff and, after `attempts_max`, dead-lettered;
 //! the consumer then moves on. The same code runs behind Kafka consumer groups
 //! ([`KafkaConsumer`]) and behind the embedded bus ([`crate::bus`]).
 
@@ -55,6 +56,17 @@ pub trait Handler: Send + Sync + 'static {
     /// Applies `envelope` inside `tx`. Events it does not care about are `Ok(())`.
     async fn apply(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError>;
 
+    /// `true` if applying an event a second time, after or within a batch, changes nothing and
+    /// sends nothing, because of the handler's own writes: rows keyed by the event's natural key
+    /// and inserted with `ON CONFLICT DO NOTHING`, updates guarded by the aggregate's sequence,
+    /// side effects sent only when their record was new. The framework then writes no inbox row
+    /// for it. An inbox row per event and consumer is a consumer's largest write, and the inbox
+    /// is never pruned. Such a handler never reports [`Outcome::Duplicate`]: a repeat is
+    /// `Applied` and is a no-op. The default, `false`, keeps the inbox.
+    fn deduplicates_itself(&self) -> bool {
+        false
+    }
+
     /// Applies `batch` (events not applied before, each aggregate's in sequence order) inside
     /// `tx`, with the effect of applying them one by one in that order. The default does just
     /// that; a handler overrides it to write a batch with a few set-based statements instead
@@ -91,14 +103,15 @@ pub enum Outcome {
     },
 }
 
-/// One attempt: inbox claim + side effect + commit, or nothing.
+/// One attempt: inbox claim (unless the handler deduplicates itself) + side effect + commit,
+/// or nothing.
 pub async fn apply_once(
     db: &Db,
     handler: &dyn Handler,
     envelope: &Envelope,
 ) -> Result<Outcome, HandlerError> {
     let mut tx = db.begin().await?;
-    if !tx.inbox_claim(handler.name(), envelope.event_id).await? {
+    if !handler.deduplicates_itself() && !tx.inbox_claim(handler.name(), envelope.event_id).await? {
         return Ok(Outcome::Duplicate);
     }
     handler.apply(&mut tx, envelope).await?;

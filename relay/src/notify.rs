@@ -1,5 +1,5 @@
 //! Notifications: order confirmed, failed, cancelled and shipped become notification records
-//! (stored in `notifications`, in the consumer's inbox transaction, one per order and kind) and
+//! (stored in `notifications`, in the consumer's transaction, one per order and kind) and
 //! are handed to a [`Notifier`] port: [`LogNotifier`] by default, [`SmtpNotifier`] when SMTP is
 //! configured. Delivery happens before the transaction commits, so a failed delivery is
 //! retried (and dead-lettered after the attempts); a crash between delivery and commit can
@@ -229,6 +229,12 @@ impl Handler for NotificationHandler {
 
     fn streams(&self) -> &'static [&'static str] {
         &["order"]
+    }
+
+    /// Recipients are inserted with `ON CONFLICT DO NOTHING`, and a notification is sent only
+    /// when its record (one per order and kind) was new: a repeat records and sends nothing.
+    fn deduplicates_itself(&self) -> bool {
+        true
     }
 
     async fn apply(&self, tx: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {

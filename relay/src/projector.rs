@@ -110,6 +110,12 @@ impl Handler for OrderProjector {
         &["order"]
     }
 
+    /// A placed order's rows are inserted with `ON CONFLICT DO NOTHING` on their keys, and a
+    /// status moves only for an event newer than the row's `last_sequence`: a repeat is a no-op.
+    fn deduplicates_itself(&self) -> bool {
+        true
+    }
+
     async fn apply(&self, tx: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
         match projection(e)? {
             Some(Projection::Placed(placed)) => {

@@ -81,6 +81,37 @@ async fn embedded_bus_serves_read_models_and_notifications(backend: Backend) {
     let _ = stop_tx.send(true);
     pipeline.join().await;
 
+    // Every event delivered again, as after a relay crash between publishing and marking: the
+    // built-in consumers deduplicate by their own keys, so nothing changes and they keep no
+    // inbox rows.
+    let snapshot = "SELECT (SELECT COUNT(*) FROM notifications) * 1000 \
+                    + (SELECT COUNT(*) FROM order_views WHERE status IN ('confirmed', \
+                       'fulfillment_requested')) * 10 \
+                    + (SELECT COUNT(*) FROM order_view_skus)";
+    let before_redelivery = world.count(snapshot).await;
+    world
+        .execute("UPDATE outbox SET published_at = NULL, claimed_by = NULL, lease_until = NULL")
+        .await;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let settings = pipeline_settings(None, ConsumerConfig::default(), Arc::new(LogNotifier));
+    let pipeline = Pipeline::start(world.db.clone(), settings, stop_rx).expect("pipeline");
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            world.pending().await == 0
+        })
+        .await
+    );
+    let _ = stop_tx.send(true);
+    pipeline.join().await;
+    assert_eq!(world.count(snapshot).await, before_redelivery);
+    assert_eq!(
+        world
+            .count("SELECT COUNT(*) FROM inbox WHERE consumer IN ('order-read-model', 'notifications')")
+            .await,
+        0,
+        "the built-in consumers keep no inbox rows"
+    );
+
     let state = AppState {
         commerce: world.commerce.clone(),
         admin_token: AdminToken::new("t"),
