@@ -5,8 +5,8 @@
 //! only the dialect differs (`UUID`/`TIMESTAMPTZ`/`JSONB` on Postgres, `TEXT`/unix-ms
 //! `INTEGER`/`TEXT` on SQLite). A change to one needs the same change to the other, and the
 //! `persistence` contract suite runs against both to prove it. Storage settings and helpers with no
-//! SQLite equivalent (the outbox's fill factor, the inlinable unix-ms conversions) are
-//! Postgres-only migrations.
+//! SQLite equivalent (the outbox's fill factor, the inlinable unix-ms conversions, an outbox
+//! index only SQLite's claim reads) are Postgres-only migrations.
 //!
 //! This crate knows nothing of the domain or of the store adapters: it is SQL only.
 

@@ -150,8 +150,10 @@ impl Db {
         Ok(rows)
     }
 
-    /// Marks rows published, but only those still leased to `relay_id`: a relay that lost its
-    /// lease must not decide for the relay that took over. Returns how many were marked.
+    /// Marks rows published, but only those still leased to `relay_id` under a live lease: a
+    /// relay whose lease ran out must not decide for a relay that took over, nor mark a row
+    /// while an earlier row of its aggregate, re-leased by that relay, is unpublished (which
+    /// would break the published prefix the claim relies on). Returns how many were marked.
     pub async fn mark_published(&self, relay_id: Uuid, ids: &[Uuid]) -> DbResult<u64> {
         if ids.is_empty() {
             return Ok(0);
@@ -159,7 +161,8 @@ impl Db {
         match self {
             Db::Postgres(pool) => Ok(sqlx::query(
                 "UPDATE outbox SET published_at = now(), claimed_by = NULL, lease_until = NULL \
-                 WHERE event_id = ANY($1) AND claimed_by = $2 AND published_at IS NULL",
+                 WHERE event_id = ANY($1) AND claimed_by = $2 AND lease_until > now() \
+                   AND published_at IS NULL",
             )
             .bind(ids)
             .bind(relay_id)
@@ -169,12 +172,14 @@ impl Db {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let mut marked = 0;
+                let now = now_ms();
                 for id in ids {
                     marked += sqlx::query(
                         "UPDATE outbox SET published_at = $1, claimed_by = NULL, lease_until = NULL \
-                         WHERE event_id = $2 AND claimed_by = $3 AND published_at IS NULL",
+                         WHERE event_id = $2 AND claimed_by = $3 AND lease_until > $1 \
+                           AND published_at IS NULL",
                     )
-                    .bind(now_ms())
+                    .bind(now)
                     .bind(id.hyphenated().to_string())
                     .bind(relay_id.hyphenated().to_string())
                     .execute(&mut *tx)
@@ -452,10 +457,13 @@ struct WindowRow {
 ///
 /// 1. The window: the oldest `limit` unleased unpublished rows (`outbox_unpublished`).
 /// 2. Each aggregate's lowest sequence in the window is its candidate head. The heads that are
-///    still unleased and have no earlier unpublished row (`outbox_unpublished_by_aggregate`),
-///    that is, that are their aggregate's oldest unpublished row, are locked `FOR UPDATE SKIP
-///    LOCKED`: a relay claiming at the same moment skips them, and its own candidates behind
-///    them fail the "no earlier row" test.
+///    still unleased and whose predecessor (`sequence - 1`, one probe of the unique index) is
+///    published or pruned, that is, that are their aggregate's oldest unpublished row, are
+///    locked `FOR UPDATE SKIP LOCKED`: a relay claiming at the same moment skips them, and its
+///    own candidates behind them fail the predecessor test. The predecessor stands for every
+///    earlier row because an aggregate's published rows are always a gapless prefix: a relay
+///    leases heads with the rows right behind them, marks per aggregate only the acknowledged
+///    prefix of its lease, and only while that lease is live (`mark_published`).
 /// 3. Each locked head and the rows that follow it in the window without a gap in sequence are
 ///    leased. A group commit's rows share one commit time, so within an aggregate the window
 ///    is put in sequence order rather than trusted to be in it.
@@ -482,9 +490,9 @@ async fn pg_claim(
     let locked: HashSet<Uuid> = sqlx::query_scalar(
         "SELECT o.event_id FROM outbox o WHERE o.event_id = ANY($1) \
            AND o.published_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < now()) \
-           AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.published_at IS NULL \
-               AND e.aggregate_type = o.aggregate_type AND e.aggregate_id = o.aggregate_id \
-               AND e.sequence < o.sequence) \
+           AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.aggregate_type = o.aggregate_type \
+               AND e.aggregate_id = o.aggregate_id AND e.sequence = o.sequence - 1 \
+               AND e.published_at IS NULL) \
          FOR UPDATE OF o SKIP LOCKED",
     )
     .bind(&candidates)

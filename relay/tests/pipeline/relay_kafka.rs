@@ -535,6 +535,60 @@ async fn sqlite_a_claim_leaves_an_aggregate_with_a_leased_head_alone() {
     a_claim_leaves_an_aggregate_with_a_leased_head_alone(Backend::Sqlite).await;
 }
 
+/// A relay whose lease ran out marks nothing, even rows nobody has re-leased: the relay that
+/// takes over publishes them again, in order, and only it marks them. The claim's predecessor
+/// test relies on published rows being a prefix of each aggregate.
+async fn a_relay_marks_nothing_once_its_lease_ran_out(backend: Backend) {
+    let world = World::new(backend).await;
+    for sequence in 1..=2 {
+        world
+            .insert_outbox_row("order", "A", sequence, sequence)
+            .await;
+    }
+    let late = uuid::Uuid::new_v4();
+    let leased = world.db.claim(late, 10, 50).await.expect("claim");
+    assert_eq!(leased.len(), 2);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    // Another relay re-leases only the head (a bound of 1); A#2 still names the late relay.
+    let taker = uuid::Uuid::new_v4();
+    let retaken = world.db.claim(taker, 1, 60_000).await.expect("claim");
+    assert_eq!(
+        retaken.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [1],
+        "the head, whose lease had run out"
+    );
+
+    let ids: Vec<uuid::Uuid> = leased.iter().map(|e| e.event_id).collect();
+    let marked = world.db.mark_published(late, &ids).await.expect("mark");
+
+    assert_eq!(marked, 0, "a lapsed lease marks nothing, not even A#2");
+    assert_eq!(
+        world
+            .db
+            .mark_published(taker, &ids[..1])
+            .await
+            .expect("mark"),
+        1
+    );
+    let next = world.db.claim(taker, 10, 60_000).await.expect("claim");
+    assert_eq!(
+        next.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [2],
+        "A#2 is the head once A#1 is published"
+    );
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_relay_marks_nothing_once_its_lease_ran_out() {
+    a_relay_marks_nothing_once_its_lease_ran_out(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_relay_marks_nothing_once_its_lease_ran_out() {
+    a_relay_marks_nothing_once_its_lease_ran_out(Backend::Sqlite).await;
+}
+
 /// A group commit writes many rows of one aggregate with one commit time; a claim takes them
 /// all, in sequence, whatever order they lie in on disk.
 async fn a_claim_takes_every_row_of_one_commit(backend: Backend) {

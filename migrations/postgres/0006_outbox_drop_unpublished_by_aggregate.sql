@@ -1,0 +1,19 @@
+-- The relay's claim asks, for each candidate head, whether its aggregate has an earlier
+-- unpublished row. On Postgres it now asks about the head's predecessor only, that is, the row
+-- at `sequence - 1`. That is one probe of the `(aggregate_type, aggregate_id, sequence)` unique
+-- index.
+--
+-- The answer is the same because an aggregate's published rows are always a prefix of its
+-- sequence, which has no gaps:
+-- - a relay leases only a head whose predecessor is published, with the rows that follow it
+--   without a gap;
+-- - it marks, for each aggregate, only the acknowledged prefix of what it leased;
+-- - it marks only while its lease is live (relay/src/db.rs).
+--
+-- So this partial index has no reader left. It cost every outbox insert one more entry, and it
+-- kept an entry for every published row until vacuum: 15 MB after a 15-second flash sale, for
+-- an index whose live part was empty.
+--
+-- SQLite keeps its copy. Its claim is one statement that reads the lowest unpublished sequence
+-- per aggregate, and SQLite has no dead index entries to carry.
+DROP INDEX outbox_unpublished_by_aggregate;
