@@ -1,9 +1,10 @@
 //! The consumer framework: a [`Handler`] applies one event's side effect inside a transaction
 //! that also writes the inbox row `(consumer, event_id)`, so a redelivered event changes
 //! nothing. A handler whose own writes already make a repeat a no-op
-//! ([`Handler::deduplicates_itself`]) is spared the inbox row. Rejected events are retried with backoff and, after `attempts_max`, dead-lettered;
-//! the consumer then moves on. The same code runs behind Kafka consumer groups
-//! ([`KafkaConsumer`]) and behind the embedded bus ([`crate::bus`]).
+//! ([`Handler::deduplicates_itself`]) is spared the inbox row. Rejected events are retried with
+//! backoff and, after `attempts_max`, dead-lettered; the consumer then moves on. The same code
+//! runs behind Kafka consumer groups ([`KafkaConsumer`]) and behind the embedded bus
+//! ([`crate::bus`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,10 +68,10 @@ pub trait Handler: Send + Sync + 'static {
         false
     }
 
-    /// Applies `batch` (events not applied before, each aggregate's in sequence order) inside
-    /// `tx`, with the effect of applying them one by one in that order. The default does just
-    /// that; a handler overrides it to write a batch with a few set-based statements instead
-    /// of a few per event. An error fails the whole batch (the transaction is dropped), and
+    /// Applies `batch` (events not applied before, unless the handler deduplicates itself, each
+    /// aggregate's in sequence order) inside `tx`, with the effect of applying them one by one in
+    /// that order. The default does just that; a handler overrides it to write a batch with a
+    /// few set-based statements instead of a few per event. An error fails the whole batch (the transaction is dropped), and
     /// the embedded bus then delivers its events one at a time.
     async fn apply_batch(&self, tx: &mut Tx, batch: &[&Envelope]) -> Result<(), HandlerError> {
         apply_each(self, tx, batch).await
