@@ -1,5 +1,6 @@
-//! `commerce rebuild-read-models`: empties the order read model and its inbox, then replays the
-//! outbox's retained `order` history through the same projector. Run it with the consumers
+//! `commerce rebuild-read-models`: empties the order read model and its inbox (the projector
+//! deduplicates by its own keys now; the rows are those earlier versions wrote), then replays
+//! the outbox's retained `order` history through the same projector. Run it with the consumers
 //! stopped. It sees only what the outbox still holds: with `OUTBOX_RETENTION_MS` set, orders
 //! whose events were pruned drop out of the rebuilt model.
 
