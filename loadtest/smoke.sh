@@ -74,13 +74,23 @@ run_all() { # $1 = database URL for verification
   local common=(--base-url "$BASE_URL" --database-url "$1" --duration-s "$DURATION_S" --max-error-rate 0 --quiet)
   "$BIN/loadtest" flash-sale "${common[@]}" --stock 150 --burst 100 --rate 100 --json "$WORK/flash.json" --html "$WORK/flash.html"
   # The report carries the server's time per checkout step over the window, from its /metrics.
-  python3 - "$WORK/flash.json" <<'PY'
+  # On Postgres it also carries the database's work per confirmed order, from Postgres's
+  # counters; SQLite has no such counters and the report has none.
+  python3 - "$WORK/flash.json" "$1" <<'PY'
 import json, sys
-steps = {s["step"]: s for s in json.load(open(sys.argv[1])).get("checkout_steps", [])}
+report = json.load(open(sys.argv[1]))
+steps = {s["step"]: s for s in report.get("checkout_steps", [])}
 want = ("claim_idempotency_key", "place", "reserve", "confirm", "commit_stock", "fulfill")
 missing = [s for s in want if steps.get(s, {}).get("count", 0) < 1]
 if missing:
     sys.exit(f"flash.json has no server time for the checkout steps {missing}: {steps}")
+cost = report.get("db_cost")
+if sys.argv[2].startswith("postgres"):
+    if not cost or cost["orders"] < 1 or cost["transactions"] <= 0 or cost["rows_inserted"] <= 0 \
+            or cost["wal_bytes"] <= 0:
+        sys.exit(f"flash.json has no database work per order on Postgres: {cost}")
+elif cost is not None:
+    sys.exit(f"flash.json reports Postgres counters for a SQLite store: {cost}")
 PY
   "$BIN/loadtest" flash-sale "${common[@]}" --stock 50 --concurrency 16 --via-cart
   "$BIN/loadtest" checkout-mix "${common[@]}" --skus 30 --stock-per-sku 20 --rate 40

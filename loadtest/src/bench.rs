@@ -531,6 +531,15 @@ fn fmt_ratio(r: Option<f64>) -> String {
         .unwrap_or_else(|| "n/a".to_string())
 }
 
+/// "open" or "closed", for the bench's tables.
+fn model_name(run: &RunReport) -> &'static str {
+    if run.model.starts_with("open") {
+        "open"
+    } else {
+        "closed"
+    }
+}
+
 fn summary_text(r: &BenchReport, ctx: &Context) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -556,11 +565,7 @@ fn summary_text(r: &BenchReport, ctx: &Context) -> String {
         }
         for run in &e.runs {
             let s = &run.summary;
-            let model = if run.model.starts_with("open") {
-                "open"
-            } else {
-                "closed"
-            };
+            let model = model_name(run);
             let failed = run
                 .verification
                 .iter()
@@ -583,6 +588,43 @@ fn summary_text(r: &BenchReport, ctx: &Context) -> String {
                 s.corrected.p50_ms,
                 s.corrected.p99_ms,
                 s.errors
+            );
+        }
+    }
+    let costs: Vec<(&str, &RunReport, &crate::dbcost::DbCost)> = r
+        .engines
+        .iter()
+        .flat_map(|e| e.runs.iter().map(move |run| (e.engine.as_str(), run)))
+        .filter_map(|(engine, run)| run.db_cost.as_ref().map(|c| (engine, run, c)))
+        .collect();
+    if !costs.is_empty() {
+        let _ = writeln!(
+            out,
+            "database work per confirmed order (Postgres counters over the window):"
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:<7} {:>12} {:>9} {:>9} {:>9} {:>10} {:>11}",
+            "engine",
+            "model",
+            "transactions",
+            "inserted",
+            "updated",
+            "deleted",
+            "WAL bytes",
+            "buffer hits"
+        );
+        for (engine, run, c) in costs {
+            let _ = writeln!(
+                out,
+                "{engine:<22} {:<7} {:>12.2} {:>9.2} {:>9.2} {:>9.2} {:>10.0} {:>11.1}",
+                model_name(run),
+                c.transactions,
+                c.rows_inserted,
+                c.rows_updated,
+                c.rows_deleted,
+                c.wal_bytes,
+                c.blocks_hit
             );
         }
     }

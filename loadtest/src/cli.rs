@@ -241,6 +241,8 @@ pub struct RunPlan {
     pub admin_token: Option<String>,
     /// None = do not verify.
     pub verify: Option<VerifyConfig>,
+    /// The server's store, read-only: for the books and for the database work per order.
+    pub database_url: Option<String>,
     pub warmup: Duration,
     pub seed: u64,
     pub driver_threads: usize,
@@ -306,6 +308,7 @@ impl RunPlan {
                 .clone()
                 .or_else(|| std::env::var("ADMIN_TOKEN").ok()),
             verify,
+            database_url: p.database_url.clone(),
             warmup: seconds("warmup-s", p.warmup_s.unwrap_or(0.0))?,
             seed: p
                 .seed

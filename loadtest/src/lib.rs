@@ -7,7 +7,8 @@
 //! - `driver`: open model (intended start times, coordinated-omission corrected) and closed model.
 //! - `verify::collect`: reads the books from the API and, read-only, from the store.
 //! - `report`: summary table, JSON, self-contained HTML; `steps`: the server's time per checkout
-//!   step over the measured window, read from its `/metrics`.
+//!   step over the measured window, read from its `/metrics`; `dbcost`: Postgres's work per
+//!   confirmed order over the window, from its own counters (read-only).
 //! - `run` (one measured run), `bench` (ceiling vs baseline vs actor, child servers via
 //!   `server`), `memory` (RSS per cart, cold activation), `echo` (the ceiling server).
 //! - `cli`: flags and scenario files, resolved into a `RunPlan`; `main.rs` only dispatches.
@@ -18,6 +19,7 @@
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod dbcost;
 pub mod driver;
 pub mod echo;
 pub mod limits;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cli::RunPlan;
 use crate::client::Api;
+use crate::dbcost;
 use crate::driver::{drive, Model};
 use crate::limits::OPERATIONS_MAX;
 use crate::report::{self, html, RunReport};
@@ -59,10 +60,19 @@ pub async fn execute(plan: &RunPlan, run_id: &str) -> anyhow::Result<Finished> {
         );
     }
     let steps_before = steps_reading(&api, plan).await;
+    let db_before = db_reading(plan).await;
     let stats = drive(&plan.model, workload.clone(), plan.progress).await;
+    let db_after = db_reading(plan).await;
     let checkout_steps = match (steps_before, steps_reading(&api, plan).await) {
         (Some(before), Some(after)) => steps::between(&before, &after),
         _ => Vec::new(),
+    };
+    let db_cost = match (db_before, db_after) {
+        (Some(before), Some(after)) => {
+            let s = &stats.summary;
+            dbcost::between(&before, &after, s.orders_confirmed, s.operations)
+        }
+        _ => None,
     };
     let threshold_results = plan.thresholds.evaluate(&stats.summary);
     let verification = match &plan.verify {
@@ -107,6 +117,7 @@ pub async fn execute(plan: &RunPlan, run_id: &str) -> anyhow::Result<Finished> {
         thresholds: threshold_results,
         verification,
         checkout_steps,
+        db_cost,
     };
     if let Some(path) = &plan.json {
         report::write_json(path, &report)?;
@@ -127,6 +138,11 @@ pub async fn execute(plan: &RunPlan, run_id: &str) -> anyhow::Result<Finished> {
 async fn steps_reading(api: &Api, plan: &RunPlan) -> Option<steps::Totals> {
     plan.admin_token.as_ref()?;
     steps::read(api).await
+}
+
+/// Postgres's counters, when the run has a Postgres database URL.
+async fn db_reading(plan: &RunPlan) -> Option<dbcost::Reading> {
+    dbcost::read(plan.database_url.as_deref()?).await
 }
 
 /// Buy-now load on a SKU of its own, so connection pools, actors and caches are warm when

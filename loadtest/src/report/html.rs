@@ -284,6 +284,27 @@ fn run_section(r: &RunReport) -> String {
         }
         h.push_str("</table>");
     }
+    if let Some(c) = &r.db_cost {
+        let _ = write!(
+            h,
+            "<table><tr><th>database work per confirmed order ({} orders)</th><th>value</th></tr>\
+             <tr><td>transactions</td><td>{:.2}</td></tr>\
+             <tr><td>rows inserted</td><td>{:.2}</td></tr>\
+             <tr><td>rows updated</td><td>{:.2}</td></tr>\
+             <tr><td>rows deleted</td><td>{:.2}</td></tr>\
+             <tr><td>WAL bytes</td><td>{:.0}</td></tr>\
+             <tr><td>shared buffers hit</td><td>{:.1}</td></tr>\
+             <tr><td>shared buffers read</td><td>{:.2}</td></tr></table>",
+            c.orders,
+            c.transactions,
+            c.rows_inserted,
+            c.rows_updated,
+            c.rows_deleted,
+            c.wal_bytes,
+            c.blocks_hit,
+            c.blocks_read
+        );
+    }
     if !r.thresholds.is_empty() {
         h.push_str(
             "<table><tr><th>threshold</th><th>limit</th><th>actual</th><th>verdict</th></tr>",
@@ -408,6 +429,7 @@ mod tests {
                 count: 180,
                 mean_ms: 12.5,
             }],
+            db_cost: None,
         }
     }
 

@@ -33,6 +33,10 @@ pub struct RunReport {
     /// does not export it or the run has no admin token).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checkout_steps: Vec<crate::steps::StepTime>,
+    /// Postgres's work per confirmed order over the measured window (absent without a Postgres
+    /// `--database-url` or without confirmed orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_cost: Option<crate::dbcost::DbCost>,
 }
 
 fn percentile_row(name: &str, p: &Percentiles) -> String {
@@ -95,6 +99,9 @@ pub fn summary_table(r: &RunReport) -> String {
                 step.step, step.mean_ms, step.count
             );
         }
+    }
+    if let Some(cost) = &r.db_cost {
+        out.push_str(&cost.lines());
     }
     if !r.thresholds.is_empty() {
         let _ = writeln!(out, "  thresholds:");
