@@ -150,37 +150,74 @@ impl Db {
         Ok(rows)
     }
 
-    /// Marks rows published, but only those still leased to `relay_id` under a live lease: a
-    /// relay whose lease ran out must not decide for a relay that took over, nor mark a row
-    /// while an earlier row of its aggregate, re-leased by that relay, is unpublished (which
-    /// would break the published prefix the claim relies on). Returns how many were marked.
-    pub async fn mark_published(&self, relay_id: Uuid, ids: &[Uuid]) -> DbResult<u64> {
-        if ids.is_empty() {
+    /// Marks rows published, but only under a lease of `relay_id` that is still live: a relay
+    /// whose lease ran out must not decide for a relay that took over, nor mark a row while an
+    /// earlier row of its aggregate, re-leased by that relay, is unpublished (which would break
+    /// the published prefix the claim relies on). `rows` are per aggregate a prefix of what one
+    /// claim returned, in its order, so each aggregate's first row is the head it leased. On
+    /// Postgres, where only heads are leased, an aggregate's rows are marked while its head is
+    /// still leased to `relay_id` (the head is locked from that check to the mark, so no claim
+    /// can re-lease it in between); on SQLite, where every row is leased, each row's own lease
+    /// decides. Returns how many were marked.
+    pub async fn mark_published(&self, relay_id: Uuid, rows: &[&Envelope]) -> DbResult<u64> {
+        if rows.is_empty() {
             return Ok(0);
         }
         match self {
-            Db::Postgres(pool) => Ok(sqlx::query(
-                "UPDATE outbox SET published_at = now(), claimed_by = NULL, lease_until = NULL \
-                 WHERE event_id = ANY($1) AND claimed_by = $2 AND lease_until > now() \
-                   AND published_at IS NULL",
-            )
-            .bind(ids)
-            .bind(relay_id)
-            .execute(pool)
-            .await?
-            .rows_affected()),
+            Db::Postgres(pool) => {
+                let mut heads: HashMap<(&str, &str), Uuid> = HashMap::new();
+                for row in rows {
+                    heads
+                        .entry((&row.aggregate_type, &row.aggregate_id))
+                        .or_insert(row.event_id);
+                }
+                let head_ids: Vec<Uuid> = heads.values().copied().collect();
+                let mut tx = pool.begin().await?;
+                let live: HashSet<Uuid> = sqlx::query_scalar(
+                    "SELECT event_id FROM outbox WHERE event_id = ANY($1) AND claimed_by = $2 \
+                       AND lease_until > now() AND published_at IS NULL FOR UPDATE",
+                )
+                .bind(&head_ids)
+                .bind(relay_id)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+                let ids: Vec<Uuid> = rows
+                    .iter()
+                    .filter(|row| {
+                        heads
+                            .get(&(row.aggregate_type.as_str(), row.aggregate_id.as_str()))
+                            .is_some_and(|head| live.contains(head))
+                    })
+                    .map(|row| row.event_id)
+                    .collect();
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let marked = sqlx::query(
+                    "UPDATE outbox SET published_at = now(), claimed_by = NULL, lease_until = NULL \
+                     WHERE event_id = ANY($1) AND published_at IS NULL",
+                )
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(marked)
+            }
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let mut marked = 0;
                 let now = now_ms();
-                for id in ids {
+                for row in rows {
                     marked += sqlx::query(
                         "UPDATE outbox SET published_at = $1, claimed_by = NULL, lease_until = NULL \
                          WHERE event_id = $2 AND claimed_by = $3 AND lease_until > $1 \
                            AND published_at IS NULL",
                     )
                     .bind(now)
-                    .bind(id.hyphenated().to_string())
+                    .bind(row.event_id.hyphenated().to_string())
                     .bind(relay_id.hyphenated().to_string())
                     .execute(&mut *tx)
                     .await?
@@ -442,12 +479,13 @@ impl Tx {
 }
 
 /// One row of a Postgres claim's window: the oldest unleased unpublished rows, by commit time.
-#[derive(sqlx::FromRow)]
+/// The window reads whole rows, so the rows the claim picks need no second lookup.
 struct WindowRow {
     event_id: Uuid,
     aggregate_type: String,
     aggregate_id: String,
     sequence: i64,
+    envelope: Envelope,
 }
 
 /// The Postgres claim, with the selection done here rather than by the planner: three short
@@ -462,11 +500,16 @@ struct WindowRow {
 ///    locked `FOR UPDATE SKIP LOCKED`: a relay claiming at the same moment skips them, and its
 ///    own candidates behind them fail the predecessor test. The predecessor stands for every
 ///    earlier row because an aggregate's published rows are always a gapless prefix: a relay
-///    leases heads with the rows right behind them, marks per aggregate only the acknowledged
-///    prefix of its lease, and only while that lease is live (`mark_published`).
+///    takes heads with the rows right behind them, marks per aggregate only the acknowledged
+///    prefix of what it took, and only while the head's lease is live (`mark_published`).
 /// 3. Each locked head and the rows that follow it in the window without a gap in sequence are
-///    leased. A group commit's rows share one commit time, so within an aggregate the window
-///    is put in sequence order rather than trusted to be in it.
+///    taken; only the heads are leased. A row behind a head is never anyone else's candidate
+///    while its head is unpublished (its predecessor test fails), so the head's lease holds the
+///    whole prefix, and `mark_published` marks a prefix only under its head's live lease.
+///    Leasing one row per aggregate instead of every row spares a flash sale about six row
+///    versions per order (docs/performance.md). A group commit's rows share one commit time,
+///    so within an aggregate the window is put in sequence order rather than trusted to be in
+///    it.
 async fn pg_claim(
     pool: &PgPool,
     relay_id: Uuid,
@@ -474,14 +517,27 @@ async fn pg_claim(
     lease_ms: i64,
 ) -> DbResult<Vec<Envelope>> {
     let mut tx = pool.begin().await?;
-    let window: Vec<WindowRow> = sqlx::query_as(
-        "SELECT event_id, aggregate_type, aggregate_id, sequence FROM outbox \
+    let sql = format!(
+        "SELECT {PG_COLUMNS} FROM outbox \
          WHERE published_at IS NULL AND (lease_until IS NULL OR lease_until < now()) \
-         ORDER BY created_at, sequence LIMIT $1",
-    )
-    .bind(i64::from(limit))
-    .fetch_all(&mut *tx)
-    .await?;
+         ORDER BY created_at, sequence LIMIT $1"
+    );
+    let window = sqlx::query(&sql)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            let envelope = pg_envelope(row)?;
+            Ok(WindowRow {
+                event_id: envelope.event_id,
+                aggregate_type: envelope.aggregate_type.clone(),
+                aggregate_id: envelope.aggregate_id.clone(),
+                sequence: envelope.sequence,
+                envelope,
+            })
+        })
+        .collect::<DbResult<Vec<_>>>()?;
     if window.is_empty() {
         return Ok(Vec::new());
     }
@@ -500,22 +556,26 @@ async fn pg_claim(
     .await?
     .into_iter()
     .collect();
-    let picked = prefixes(&aggregates, &locked);
+    let picked: HashSet<Uuid> = prefixes(&aggregates, &locked).into_iter().collect();
     if picked.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
+    let heads: Vec<Uuid> = locked.into_iter().collect();
+    sqlx::query(
         "UPDATE outbox SET claimed_by = $2, lease_until = now() + $3 * INTERVAL '1 millisecond' \
-         WHERE event_id = ANY($1) AND published_at IS NULL RETURNING {PG_COLUMNS}"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(&picked)
-        .bind(relay_id)
-        .bind(lease_ms)
-        .fetch_all(&mut *tx)
-        .await?;
+         WHERE event_id = ANY($1) AND published_at IS NULL",
+    )
+    .bind(&heads)
+    .bind(relay_id)
+    .bind(lease_ms)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    rows.iter().map(pg_envelope).collect()
+    Ok(window
+        .into_iter()
+        .filter(|row| picked.contains(&row.event_id))
+        .map(|row| row.envelope)
+        .collect())
 }
 
 /// A claim window's rows by aggregate, each aggregate's in sequence order (a group commit's

@@ -214,7 +214,10 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 /// acknowledged prefix is marked: a row acknowledged after an earlier one of its aggregate
 /// failed is published again later, after that earlier one, so consumers (which dedupe by
 /// inbox) see the aggregate's facts in order at the end.
-pub fn settle(batch: &[Envelope], results: &[Result<(), String>]) -> (Vec<Uuid>, Vec<Uuid>) {
+pub fn settle<'a>(
+    batch: &'a [Envelope],
+    results: &[Result<(), String>],
+) -> (Vec<&'a Envelope>, Vec<Uuid>) {
     assert_eq!(batch.len(), results.len(), "one result per envelope");
     let mut done = Vec::with_capacity(batch.len());
     let mut undone = Vec::new();
@@ -228,7 +231,7 @@ pub fn settle(batch: &[Envelope], results: &[Result<(), String>]) -> (Vec<Uuid>,
             broken = None;
         }
         if result.is_ok() && broken.is_none() {
-            done.push(envelope.event_id);
+            done.push(envelope);
         } else {
             broken = Some(key);
             undone.push(envelope.event_id);
@@ -259,6 +262,7 @@ mod tests {
         let batch = [env("a", 1), env("a", 2), env("a", 3), env("b", 1)];
         let results = [Ok(()), Err("x".to_owned()), Ok(()), Ok(())];
         let (done, undone) = settle(&batch, &results);
+        let done: Vec<Uuid> = done.iter().map(|e| e.event_id).collect();
         assert_eq!(done, vec![batch[0].event_id, batch[3].event_id]);
         assert_eq!(undone, vec![batch[1].event_id, batch[2].event_id]);
     }

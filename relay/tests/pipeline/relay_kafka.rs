@@ -535,6 +535,53 @@ async fn sqlite_a_claim_leaves_an_aggregate_with_a_leased_head_alone() {
     a_claim_leaves_an_aggregate_with_a_leased_head_alone(Backend::Sqlite).await;
 }
 
+/// A claim's lease holds every row it took, behind each aggregate's head too (on Postgres only
+/// the heads carry a lease): another relay takes none of them and marks none of them, and the
+/// relay holding the lease marks them all.
+async fn a_lease_holds_the_rows_behind_the_head(backend: Backend) {
+    let world = World::new(backend).await;
+    let rows = [("A", 1), ("A", 2), ("B", 1), ("A", 3)];
+    for (n, (id, sequence)) in (0..).zip(rows) {
+        world.insert_outbox_row("order", id, sequence, n).await;
+    }
+    let holder = uuid::Uuid::new_v4();
+    let held = world.db.claim(holder, 100, 60_000).await.expect("claim");
+    let taken: Vec<_> = held
+        .iter()
+        .map(|e| (e.aggregate_id.as_str(), e.sequence))
+        .collect();
+    assert_eq!(taken, [("A", 1), ("A", 2), ("A", 3), ("B", 1)]);
+
+    let other = uuid::Uuid::new_v4();
+    let second = world.db.claim(other, 100, 60_000).await.expect("claim");
+    assert!(
+        second.is_empty(),
+        "no row behind a leased head is taken: {second:?}"
+    );
+    let rows: Vec<_> = held.iter().collect();
+    assert_eq!(
+        world.db.mark_published(other, &rows).await.expect("mark"),
+        0,
+        "a relay without the lease marks nothing"
+    );
+    assert_eq!(
+        world.db.mark_published(holder, &rows).await.expect("mark"),
+        4
+    );
+    assert_eq!(world.pending().await, 0);
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_lease_holds_the_rows_behind_the_head() {
+    a_lease_holds_the_rows_behind_the_head(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_lease_holds_the_rows_behind_the_head() {
+    a_lease_holds_the_rows_behind_the_head(Backend::Sqlite).await;
+}
+
 /// A relay whose lease ran out marks nothing, even rows nobody has re-leased: the relay that
 /// takes over publishes them again, in order, and only it marks them. The claim's predecessor
 /// test relies on published rows being a prefix of each aggregate.
@@ -558,14 +605,14 @@ async fn a_relay_marks_nothing_once_its_lease_ran_out(backend: Backend) {
         "the head, whose lease had run out"
     );
 
-    let ids: Vec<uuid::Uuid> = leased.iter().map(|e| e.event_id).collect();
-    let marked = world.db.mark_published(late, &ids).await.expect("mark");
+    let rows: Vec<_> = leased.iter().collect();
+    let marked = world.db.mark_published(late, &rows).await.expect("mark");
 
     assert_eq!(marked, 0, "a lapsed lease marks nothing, not even A#2");
     assert_eq!(
         world
             .db
-            .mark_published(taker, &ids[..1])
+            .mark_published(taker, &rows[..1])
             .await
             .expect("mark"),
         1
