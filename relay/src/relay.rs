@@ -123,9 +123,15 @@ impl Relay {
 
     /// Runs passes until `stop` turns true: immediately again after a full batch, after
     /// `idle_poll` when there was nothing, after a capped exponential backoff on failure.
+    ///
+    /// With a retention, it prunes one bounded statement after the first pass and then every
+    /// `PRUNE_INTERVAL`, but while a statement deletes a full `prune_batch_max` (more rows are
+    /// past the retention), after every pass and without the idle pause, so pruning keeps up
+    /// with a sale instead of deleting one batch a minute.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
-        let mut last_prune = tokio::time::Instant::now();
+        let mut last_prune: Option<tokio::time::Instant> = None;
+        let mut prune_behind = false;
         let mut last_backlog: Option<tokio::time::Instant> = None;
         tracing::info!(relay = %self.id, dialect = self.db.dialect(), "outbox relay started");
         while !*stop.borrow() {
@@ -158,10 +164,16 @@ impl Relay {
                 last_backlog = Some(tokio::time::Instant::now());
                 self.refresh_backlog().await;
             }
-            if last_prune.elapsed() >= PRUNE_INTERVAL {
-                last_prune = tokio::time::Instant::now();
-                self.prune().await;
+            if prune_behind || last_prune.is_none_or(|t| t.elapsed() >= PRUNE_INTERVAL) {
+                last_prune = Some(tokio::time::Instant::now());
+                let pruned = self.prune().await;
+                prune_behind = pruned > 0 && pruned >= u64::from(self.config.prune_batch_max);
             }
+            let pause = if prune_behind && failures == 0 {
+                Duration::ZERO
+            } else {
+                pause
+            };
             if !pause.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}

@@ -351,6 +351,54 @@ async fn published_rows_are_pruned_after_the_retention(backend: Backend) {
     world.close().await;
 }
 
+/// A running relay prunes at once when it starts, and again after every pass while its
+/// statements come back full, instead of one statement a minute: with one row per statement,
+/// every published row past the retention is gone within seconds.
+async fn a_relay_behind_on_pruning_prunes_until_it_caught_up(backend: Backend) {
+    let world = World::new(backend).await;
+    for n in 0..3 {
+        world.stock(&format!("PRUNE-RUN-{n}"), 5).await;
+    }
+    let total = world.outbox().await.len();
+    assert!(total >= 3, "{total} outbox rows");
+    let bus = relay::bus::Bus::new(world.db.clone(), Vec::new(), ConsumerConfig::default());
+    let relay = relay::Relay::new(
+        world.db.clone(),
+        Arc::new(bus),
+        RelayConfig {
+            retention: Some(Duration::from_millis(1)),
+            prune_batch_max: 1,
+            ..RelayConfig::default()
+        },
+    );
+    while relay.pass().await.expect("pass").claimed > 0 {}
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let running = tokio::spawn(relay.run(stop_rx));
+    let outbox = "SELECT count(*) FROM outbox";
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            world.count(outbox).await == 0
+        })
+        .await,
+        "{} of {total} published rows still there",
+        world.count(outbox).await
+    );
+    let _ = stop_tx.send(true);
+    running.await.expect("relay task");
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_relay_behind_on_pruning_prunes_until_it_caught_up() {
+    a_relay_behind_on_pruning_prunes_until_it_caught_up(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_relay_behind_on_pruning_prunes_until_it_caught_up() {
+    a_relay_behind_on_pruning_prunes_until_it_caught_up(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_published_rows_are_pruned_after_the_retention() {
     published_rows_are_pruned_after_the_retention(Backend::Sqlite).await;
