@@ -264,20 +264,38 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes at most `limit` published rows older than `retention_ms`.
+    /// Deletes published rows older than `retention_ms`, at most `limit` per key range.
+    ///
+    /// On Postgres the rows are found through the primary key: event ids are time-ordered
+    /// (UUIDv7), so the rows created before the cutoff are the ids below its timestamp, scanned
+    /// oldest first; rows with random ids (UUIDv4, from before the switch) sort above every
+    /// time-ordered id of this era and are scanned in that range of their own. Both scans skip
+    /// unpublished rows and rows published after the cutoff. SQLite reads its index on
+    /// `published_at`.
     pub async fn prune(&self, retention_ms: i64, limit: u32) -> DbResult<u64> {
         let done = match self {
-            Db::Postgres(pool) => sqlx::query(
-                "DELETE FROM outbox WHERE event_id IN (SELECT event_id FROM outbox \
-                 WHERE published_at IS NOT NULL \
-                   AND published_at < now() - $1 * INTERVAL '1 millisecond' \
-                 ORDER BY published_at LIMIT $2)",
-            )
-            .bind(retention_ms)
-            .bind(i64::from(limit))
-            .execute(pool)
-            .await?
-            .rows_affected(),
+            Db::Postgres(pool) => {
+                let now = now_ms();
+                sqlx::query(
+                    "DELETE FROM outbox WHERE event_id IN ( \
+                       (SELECT event_id FROM outbox WHERE event_id < $1 \
+                          AND published_at < now() - $3 * INTERVAL '1 millisecond' \
+                        ORDER BY event_id LIMIT $4) \
+                       UNION ALL \
+                       (SELECT event_id FROM outbox WHERE event_id > $2 \
+                          AND published_at < now() - $3 * INTERVAL '1 millisecond' \
+                        ORDER BY event_id LIMIT $4))",
+                )
+                .bind(time_ordered_floor(now.saturating_sub(retention_ms)))
+                .bind(time_ordered_ceiling(
+                    now.saturating_add(LEGACY_ID_MARGIN_MS),
+                ))
+                .bind(retention_ms)
+                .bind(i64::from(limit))
+                .execute(pool)
+                .await?
+                .rows_affected()
+            }
             Db::Sqlite(pool) => sqlx::query(
                 "DELETE FROM outbox WHERE event_id IN (SELECT event_id FROM outbox \
                  WHERE published_at IS NOT NULL AND published_at < $1 \
@@ -643,9 +661,44 @@ fn sqlite_envelope(row: &sqlx::sqlite::SqliteRow) -> DbResult<Envelope> {
     })
 }
 
+/// Time-ordered ids of rows created this far after now cannot exist yet (a day of clock skew
+/// between servers and more): ids above that bound are random ones, from before the switch.
+const LEGACY_ID_MARGIN_MS: i64 = 86_400_000;
+
+/// The lowest UUIDv7 of the millisecond `unix_ms`: every time-ordered id of an earlier
+/// millisecond is below it.
+fn time_ordered_floor(unix_ms: i64) -> Uuid {
+    Uuid::from_u128(u128::from(u64::try_from(unix_ms.max(0)).unwrap_or(0)) << 80)
+}
+
+/// The highest UUIDv7 of the millisecond `unix_ms`.
+fn time_ordered_ceiling(unix_ms: i64) -> Uuid {
+    Uuid::from_u128(time_ordered_floor(unix_ms).as_u128() | ((1u128 << 80) - 1))
+}
+
 /// The wall clock in unix milliseconds (SQLite stores instants so; Postgres uses `now()`).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_ordered_bounds_enclose_the_ids_of_their_milliseconds_and_exclude_random_ones() {
+        let now = now_ms();
+        let id = Uuid::now_v7();
+        assert!(time_ordered_floor(now - 1_000) < id, "{id}");
+        assert!(id < time_ordered_ceiling(now + 1_000), "{id}");
+        assert!(time_ordered_floor(now + 1_000) > id);
+        // A random id sorts above this era's time-ordered ids unless its first 48 bits happen
+        // to read as a past millisecond (about 0.6% of them); those fall in the lower range.
+        let ceiling = time_ordered_ceiling(now + LEGACY_ID_MARGIN_MS);
+        let random = Uuid::parse_str("4f1c2d3e-aaaa-4bbb-8ccc-123456789abc").expect("uuid");
+        assert!(random > ceiling);
+        assert_eq!(time_ordered_floor(-5), Uuid::nil());
+    }
 }

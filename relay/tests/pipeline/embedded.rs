@@ -351,6 +351,49 @@ async fn published_rows_are_pruned_after_the_retention(backend: Backend) {
     world.close().await;
 }
 
+/// Rows whose event ids are random (version 4, as written before ids became time-ordered) are
+/// pruned as well, and an unpublished one is not.
+async fn published_rows_with_random_ids_are_pruned_too(backend: Backend) {
+    let world = World::new(backend).await;
+    for sequence in 1..=3 {
+        world
+            .insert_outbox_row("order", "LEGACY", sequence, sequence)
+            .await;
+    }
+    world.stock("PRUNE-V7", 5).await;
+    let bus = relay::bus::Bus::new(world.db.clone(), Vec::new(), ConsumerConfig::default());
+    let relay = relay::Relay::new(
+        world.db.clone(),
+        Arc::new(bus),
+        RelayConfig {
+            retention: Some(Duration::from_millis(1)),
+            ..RelayConfig::default()
+        },
+    );
+    while relay.pass().await.expect("pass").claimed > 0 {}
+    world.insert_outbox_row("order", "UNPUBLISHED", 1, 4).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    while relay.prune().await > 0 {}
+    let left = "SELECT aggregate_id FROM outbox";
+    let rows: Vec<String> = match &world.db {
+        relay::Db::Postgres(p) => sqlx::query_scalar(left).fetch_all(p).await,
+        relay::Db::Sqlite(p) => sqlx::query_scalar(left).fetch_all(p).await,
+    }
+    .expect("rows left");
+    assert_eq!(rows, ["UNPUBLISHED"]);
+    world.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_published_rows_with_random_ids_are_pruned_too() {
+    published_rows_with_random_ids_are_pruned_too(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_published_rows_with_random_ids_are_pruned_too() {
+    published_rows_with_random_ids_are_pruned_too(Backend::Postgres).await;
+}
+
 /// A running relay prunes at once when it starts, and again after every pass while its
 /// statements come back full, instead of one statement a minute: with one row per statement,
 /// every published row past the retention is gone within seconds.

@@ -1,0 +1,15 @@
+-- Pruning finds published rows past the retention through the outbox's primary key instead of
+-- an index on `published_at`. Event ids are time-ordered UUIDs (version 7, `new_event_id` in
+-- actors/src/ports.rs), so the rows created before the retention's cutoff are a prefix of the
+-- key; the relay scans that prefix in key order and deletes the published ones
+-- (relay/src/db.rs). Rows whose ids are random (version 4, written before that switch) sort
+-- above every time-ordered id of this era, in a key range of their own, which the relay scans
+-- the same way.
+--
+-- The publication of a row is not a heap-only update (`published_at` is in the unpublished-row
+-- index's predicate), so every index of the outbox gets a new entry for it. This index was one
+-- of three: about seven B-tree entries per buy-now order in a flash sale, for a statement that
+-- runs once a minute, and only when a retention is set (by default rows are kept).
+--
+-- SQLite keeps its copy: its prune still reads it.
+DROP INDEX outbox_published;
