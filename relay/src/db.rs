@@ -496,16 +496,6 @@ impl Tx {
     }
 }
 
-/// One row of a Postgres claim's window: the oldest unleased unpublished rows, by commit time.
-/// The window reads whole rows, so the rows the claim picks need no second lookup.
-struct WindowRow {
-    event_id: Uuid,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    envelope: Envelope,
-}
-
 /// The Postgres claim, with the selection done here rather than by the planner: three short
 /// statements in one transaction, each an index range or a probe per id, so its cost follows
 /// the batch and never the plan Postgres picks for a join (which, for the one-statement
@@ -540,21 +530,14 @@ async fn pg_claim(
          WHERE published_at IS NULL AND (lease_until IS NULL OR lease_until < now()) \
          ORDER BY created_at, sequence LIMIT $1"
     );
+    // The window: the oldest unleased unpublished rows, by commit time. It reads whole rows, so
+    // the rows the claim takes need no second lookup.
     let window = sqlx::query(&sql)
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|row| {
-            let envelope = pg_envelope(row)?;
-            Ok(WindowRow {
-                event_id: envelope.event_id,
-                aggregate_type: envelope.aggregate_type.clone(),
-                aggregate_id: envelope.aggregate_id.clone(),
-                sequence: envelope.sequence,
-                envelope,
-            })
-        })
+        .map(pg_envelope)
         .collect::<DbResult<Vec<_>>>()?;
     if window.is_empty() {
         return Ok(Vec::new());
@@ -592,14 +575,13 @@ async fn pg_claim(
     Ok(window
         .into_iter()
         .filter(|row| picked.contains(&row.event_id))
-        .map(|row| row.envelope)
         .collect())
 }
 
 /// A claim window's rows by aggregate, each aggregate's in sequence order (a group commit's
 /// rows share one commit time, so the window's order says nothing within an aggregate); the
 /// first row of each is its candidate head.
-fn by_aggregate(window: &[WindowRow]) -> HashMap<(&str, &str), Vec<(i64, Uuid)>> {
+fn by_aggregate(window: &[Envelope]) -> HashMap<(&str, &str), Vec<(i64, Uuid)>> {
     let mut aggregates: HashMap<(&str, &str), Vec<(i64, Uuid)>> = HashMap::new();
     for row in window {
         let key = (row.aggregate_type.as_str(), row.aggregate_id.as_str());
