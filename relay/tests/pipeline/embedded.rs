@@ -326,24 +326,35 @@ async fn postgres_embedded_bus_dead_letters_poison_and_moves_on() {
     embedded_bus_dead_letters_poison_and_moves_on(Backend::Postgres).await;
 }
 
+/// A relay with no consumers whose retention is 1 ms, pruning `prune_batch_max` rows per
+/// statement.
+fn pruning_relay(world: &World, prune_batch_max: u32) -> relay::Relay {
+    let bus = relay::bus::Bus::new(world.db.clone(), Vec::new(), ConsumerConfig::default());
+    relay::Relay::new(
+        world.db.clone(),
+        Arc::new(bus),
+        RelayConfig {
+            retention: Some(Duration::from_millis(1)),
+            prune_batch_max,
+            ..RelayConfig::default()
+        },
+    )
+}
+
+/// Publishes every outbox row, then waits until they are past a 1 ms retention.
+async fn publish_everything_past_the_retention(relay: &relay::Relay) {
+    while relay.pass().await.expect("pass").claimed > 0 {}
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
 /// Published rows older than the retention are pruned; unpublished ones never are.
 async fn published_rows_are_pruned_after_the_retention(backend: Backend) {
     let world = World::new(backend).await;
     world.stock("PRUNE-1", 5).await;
     let total = world.outbox().await.len() as i64;
-    let bus = relay::bus::Bus::new(world.db.clone(), Vec::new(), ConsumerConfig::default());
-    let relay = relay::Relay::new(
-        world.db.clone(),
-        Arc::new(bus),
-        RelayConfig {
-            retention: Some(Duration::from_millis(1)),
-            prune_batch_max: 1,
-            ..RelayConfig::default()
-        },
-    );
+    let relay = pruning_relay(&world, 1);
     assert_eq!(relay.prune().await, 0, "nothing published yet");
-    while relay.pass().await.expect("pass").claimed > 0 {}
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    publish_everything_past_the_retention(&relay).await;
     assert_eq!(relay.prune().await, 1, "bounded by prune_batch_max");
     while relay.prune().await > 0 {}
     assert_eq!(world.count("SELECT count(*) FROM outbox").await, 0);
@@ -361,25 +372,17 @@ async fn published_rows_with_random_ids_are_pruned_too(backend: Backend) {
             .await;
     }
     world.stock("PRUNE-V7", 5).await;
-    let bus = relay::bus::Bus::new(world.db.clone(), Vec::new(), ConsumerConfig::default());
-    let relay = relay::Relay::new(
-        world.db.clone(),
-        Arc::new(bus),
-        RelayConfig {
-            retention: Some(Duration::from_millis(1)),
-            ..RelayConfig::default()
-        },
-    );
+    let relay = pruning_relay(&world, RelayConfig::default().prune_batch_max);
     while relay.pass().await.expect("pass").claimed > 0 {}
     world.insert_outbox_row("order", "UNPUBLISHED", 1, 4).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     while relay.prune().await > 0 {}
-    let left = "SELECT aggregate_id FROM outbox";
-    let rows: Vec<String> = match &world.db {
-        relay::Db::Postgres(p) => sqlx::query_scalar(left).fetch_all(p).await,
-        relay::Db::Sqlite(p) => sqlx::query_scalar(left).fetch_all(p).await,
-    }
-    .expect("rows left");
+    let rows: Vec<String> = world
+        .outbox()
+        .await
+        .into_iter()
+        .map(|e| e.aggregate_id)
+        .collect();
     assert_eq!(rows, ["UNPUBLISHED"]);
     world.close().await;
 }
@@ -404,18 +407,8 @@ async fn a_relay_behind_on_pruning_prunes_until_it_caught_up(backend: Backend) {
     }
     let total = world.outbox().await.len();
     assert!(total >= 3, "{total} outbox rows");
-    let bus = relay::bus::Bus::new(world.db.clone(), Vec::new(), ConsumerConfig::default());
-    let relay = relay::Relay::new(
-        world.db.clone(),
-        Arc::new(bus),
-        RelayConfig {
-            retention: Some(Duration::from_millis(1)),
-            prune_batch_max: 1,
-            ..RelayConfig::default()
-        },
-    );
-    while relay.pass().await.expect("pass").claimed > 0 {}
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let relay = pruning_relay(&world, 1);
+    publish_everything_past_the_retention(&relay).await;
     let (stop_tx, stop_rx) = watch::channel(false);
     let running = tokio::spawn(relay.run(stop_rx));
     let outbox = "SELECT count(*) FROM outbox";
