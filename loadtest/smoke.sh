@@ -107,6 +107,29 @@ if psql "$PG_ADMIN_URL" -qc 'SELECT 1' >/dev/null 2>&1; then
   stop_server
   psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)"
   DB_NAME=""
+  # The store ceiling writes a fresh database migrated by the server binary: every order's rows
+  # land (13 per order: key, order, line, payment, reservation, saga and seven outbox rows), no
+  # batch fails, and the database is gone afterwards.
+  echo "== smoke of the store ceiling on Postgres"
+  store_dbs="SELECT count(*) FROM pg_database WHERE datname LIKE 'loadtest\\_%\\_store\\_ceiling'"
+  store_dbs_before="$(psql "$PG_ADMIN_URL" -Atc "$store_dbs")"
+  "$BIN/loadtest" bench --engines store-ceiling --commerce-bin "$BIN/commerce" \
+    --postgres-url "$PG_ADMIN_URL" --duration-s 2 --warmup-s 0.5 --store-batch 50 --quiet \
+    --log-dir "$WORK/bench" --json "$WORK/store.json" >"$WORK/store.txt"
+  python3 - "$WORK/store.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+store = next((e["store"] for e in report["engines"] if e.get("store")), None)
+if not store or store["orders"] < 50 or store["failed_batches"] != 0:
+    sys.exit(f"the store ceiling wrote no orders, or failed batches: {store}")
+cost = store.get("db_cost")
+# A warm-up batch committing just after the first reading adds its rows, never fewer.
+if not cost or not 13.0 <= cost["rows_inserted"] <= 16.0 or cost["wal_bytes"] <= 0:
+    sys.exit(f"the store ceiling's rows per order are not a confirmed order's 13: {cost}")
+PY
+  if [ "$(psql "$PG_ADMIN_URL" -Atc "$store_dbs")" != "$store_dbs_before" ]; then
+    echo "the store ceiling left its database behind"; exit 1
+  fi
 else
   echo "== Postgres at $PG_ADMIN_URL does not answer: Postgres smoke skipped"
 fi

@@ -14,6 +14,7 @@ use crate::memory::{self, ColdReport, MemoryReport};
 use crate::report::{self, html, RunReport};
 use crate::run;
 use crate::server::{self, ChildServer, StartError};
+use crate::storeceiling::{self, StoreCeilingPlan, StoreCeilingReport};
 
 /// Passivation idle time of the server started for the cold-activation figure.
 const COLD_PASSIVATION_IDLE_MS: u64 = 1_000;
@@ -53,9 +54,19 @@ pub struct BenchArgs {
     /// Buyers go through a cart instead of buy now.
     #[arg(long)]
     pub via_cart: bool,
-    /// Which servers, comma-separated, out of ceiling, baseline, actor.
-    #[arg(long, default_value = "ceiling,baseline,actor", value_delimiter = ',')]
+    /// Which engines, comma-separated, out of ceiling, store-ceiling, baseline, actor.
+    #[arg(
+        long,
+        default_value = "ceiling,store-ceiling,baseline,actor",
+        value_delimiter = ','
+    )]
     pub engines: Vec<String>,
+    /// Store ceiling: orders per transaction.
+    #[arg(long, default_value_t = 500)]
+    pub store_batch: usize,
+    /// Store ceiling: concurrent writer connections (one per core keeps Postgres busy).
+    #[arg(long, default_value_t = 2)]
+    pub store_writers: usize,
     /// After the actor run: RSS per cart over this many carts on a fresh actor server (0 = skip).
     #[arg(long, default_value_t = 0)]
     pub memory_carts: u64,
@@ -82,6 +93,7 @@ pub struct BenchArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
     Ceiling,
+    StoreCeiling,
     Baseline,
     Actor,
 }
@@ -90,15 +102,19 @@ impl Engine {
     fn parse(s: &str) -> anyhow::Result<Engine> {
         Ok(match s.trim() {
             "ceiling" => Engine::Ceiling,
+            "store-ceiling" => Engine::StoreCeiling,
             "baseline" => Engine::Baseline,
             "actor" => Engine::Actor,
-            other => anyhow::bail!("unknown engine {other:?}: use ceiling, baseline or actor"),
+            other => anyhow::bail!(
+                "unknown engine {other:?}: use ceiling, store-ceiling, baseline or actor"
+            ),
         })
     }
 
     fn label(self) -> &'static str {
         match self {
             Engine::Ceiling => "ceiling (axum echo)",
+            Engine::StoreCeiling => "store ceiling (SQL)",
             Engine::Baseline => "baseline (naive-sql)",
             Engine::Actor => "actor runtime",
         }
@@ -111,6 +127,8 @@ pub struct EngineResult {
     /// Why the engine could not be measured; no figures then.
     pub unavailable: Option<String>,
     pub runs: Vec<RunReport>,
+    /// The store ceiling's figures (it makes no HTTP runs).
+    pub store: Option<StoreCeilingReport>,
     pub passed: bool,
 }
 
@@ -120,6 +138,9 @@ pub struct Ratios {
     pub actor_vs_baseline_p99: Option<f64>,
     pub actor_vs_ceiling_http_per_s: Option<f64>,
     pub actor_vs_ceiling_p99: Option<f64>,
+    /// How far above the baseline any engine writing the same rows could get on this machine.
+    pub store_ceiling_vs_baseline_orders_per_s: Option<f64>,
+    pub actor_vs_store_ceiling_orders_per_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -392,11 +413,15 @@ fn run_params(ctx: &Context, s: &Started, open: bool) -> Params {
 async fn run_engine(ctx: &Context, engine: Engine) -> EngineResult {
     let tag = match engine {
         Engine::Ceiling => "ceiling",
+        Engine::StoreCeiling => "store_ceiling",
         Engine::Baseline => "baseline",
         Engine::Actor => "actor",
     };
     if !ctx.args.quiet {
         eprintln!("== starting {}", engine.label());
+    }
+    if engine == Engine::StoreCeiling {
+        return run_store_ceiling(ctx, tag).await;
     }
     let started = match start_engine(ctx, engine, tag, &[]).await {
         Ok(s) => s,
@@ -411,6 +436,7 @@ async fn run_engine(ctx: &Context, engine: Engine) -> EngineResult {
                 engine: engine.label().into(),
                 unavailable: Some(reason),
                 runs: vec![],
+                store: None,
                 passed: engine == Engine::Baseline,
             };
         }
@@ -455,8 +481,62 @@ async fn run_engine(ctx: &Context, engine: Engine) -> EngineResult {
         engine: engine.label().into(),
         unavailable: None,
         runs,
+        store: None,
         passed,
     }
+}
+
+/// The store ceiling on a fresh database migrated by the server binary itself, so it writes the
+/// server's own schema. An engine that could not run is reported, and fails the bench.
+async fn run_store_ceiling(ctx: &Context, tag: &str) -> EngineResult {
+    let label = Engine::StoreCeiling.label();
+    let outcome = store_ceiling(ctx, tag).await;
+    match outcome {
+        Ok(report) => {
+            println!("{}", storeceiling::summary_line(&report));
+            EngineResult {
+                engine: label.into(),
+                unavailable: None,
+                runs: vec![],
+                passed: report.failed_batches == 0 && report.orders > 0,
+                store: Some(report),
+            }
+        }
+        Err(e) => {
+            println!("{label}: unavailable: {e:#}");
+            EngineResult {
+                engine: label.into(),
+                unavailable: Some(format!("{e:#}")),
+                runs: vec![],
+                store: None,
+                passed: false,
+            }
+        }
+    }
+}
+
+async fn store_ceiling(ctx: &Context, tag: &str) -> anyhow::Result<StoreCeilingReport> {
+    let plan = StoreCeilingPlan {
+        batch: ctx.args.store_batch,
+        writers: ctx.args.store_writers,
+        warmup_s: ctx.args.warmup_s,
+        duration_s: ctx.args.duration_s,
+    };
+    plan.check()?;
+    anyhow::ensure!(
+        ctx.commerce_bin.exists(),
+        "{} does not exist (build it: cargo build --release --bin commerce, or pass --commerce-bin)",
+        ctx.commerce_bin.display()
+    );
+    let db = format!("loadtest_{}_{tag}", ctx.stamp);
+    let url = server::create_database(&ctx.args.postgres_url, &db).await?;
+    let measured = async {
+        server::migrate(&ctx.commerce_bin, &url).await?;
+        storeceiling::measure(&url, &plan).await
+    }
+    .await;
+    drop_db(ctx, &db).await;
+    measured
 }
 
 async fn measure_memory(ctx: &Context) -> anyhow::Result<MemoryReport> {
@@ -514,6 +594,12 @@ pub fn ratios(results: &[EngineResult]) -> Ratios {
     let actor = closed_run(results, Engine::Actor.label());
     let baseline = closed_run(results, Engine::Baseline.label());
     let ceiling = closed_run(results, Engine::Ceiling.label());
+    let store = results
+        .iter()
+        .find_map(|e| e.store.as_ref())
+        .map(|s| s.orders_per_s);
+    let orders = |r: &Option<RunReport>| r.as_ref().map(|r| r.summary.orders_confirmed_per_s);
+    let over = |a: Option<f64>, b: Option<f64>| a.zip(b).and_then(|(a, b)| ratio(a, b));
     let pair = |other: &Option<RunReport>, f: fn(&RunReport) -> f64| match (&actor, other) {
         (Some(a), Some(o)) => ratio(f(a), f(o)),
         _ => None,
@@ -523,6 +609,8 @@ pub fn ratios(results: &[EngineResult]) -> Ratios {
         actor_vs_baseline_p99: pair(&baseline, |r| r.summary.corrected.p99_ms),
         actor_vs_ceiling_http_per_s: pair(&ceiling, |r| r.summary.http_per_s),
         actor_vs_ceiling_p99: pair(&ceiling, |r| r.summary.corrected.p99_ms),
+        store_ceiling_vs_baseline_orders_per_s: over(store, orders(&baseline)),
+        actor_vs_store_ceiling_orders_per_s: over(orders(&actor), store),
     }
 }
 
@@ -563,6 +651,24 @@ fn summary_text(r: &BenchReport, ctx: &Context) -> String {
             let _ = writeln!(out, "{:<22} {prefix}: {reason}", e.engine);
             continue;
         }
+        if let Some(store) = &e.store {
+            let verdict = if store.failed_batches == 0 {
+                "n/a".to_string()
+            } else {
+                format!("FAIL ({} failed batches)", store.failed_batches)
+            };
+            let _ = writeln!(
+                out,
+                "{:<22} {:<7} {:>12.1} {:>12} {:>9.2} {:>9.2} {:>9}  {verdict}",
+                e.engine,
+                format!("b{}", store.plan.batch),
+                store.orders_per_s,
+                "n/a",
+                store.batch_latency.p50_ms,
+                store.batch_latency.p99_ms,
+                store.failed_batches
+            );
+        }
         for run in &e.runs {
             let s = &run.summary;
             let model = model_name(run);
@@ -591,12 +697,17 @@ fn summary_text(r: &BenchReport, ctx: &Context) -> String {
             );
         }
     }
-    let costs: Vec<(&str, &RunReport, &crate::dbcost::DbCost)> = r
-        .engines
-        .iter()
-        .flat_map(|e| e.runs.iter().map(move |run| (e.engine.as_str(), run)))
-        .filter_map(|(engine, run)| run.db_cost.as_ref().map(|c| (engine, run, c)))
-        .collect();
+    let mut costs: Vec<(&str, String, &crate::dbcost::DbCost)> = Vec::new();
+    for e in &r.engines {
+        if let Some(c) = e.store.as_ref().and_then(|s| s.db_cost.as_ref()) {
+            costs.push((e.engine.as_str(), "batch".to_string(), c));
+        }
+        for run in &e.runs {
+            if let Some(c) = &run.db_cost {
+                costs.push((e.engine.as_str(), model_name(run).to_string(), c));
+            }
+        }
+    }
     if !costs.is_empty() {
         let _ = writeln!(
             out,
@@ -614,11 +725,10 @@ fn summary_text(r: &BenchReport, ctx: &Context) -> String {
             "WAL bytes",
             "buffer hits"
         );
-        for (engine, run, c) in costs {
+        for (engine, model, c) in costs {
             let _ = writeln!(
                 out,
-                "{engine:<22} {:<7} {:>12.2} {:>9.2} {:>9.2} {:>9.2} {:>10.0} {:>11.1}",
-                model_name(run),
+                "{engine:<22} {model:<7} {:>12.2} {:>9.2} {:>9.2} {:>9.2} {:>10.0} {:>11.1}",
                 c.transactions,
                 c.rows_inserted,
                 c.rows_updated,
@@ -637,6 +747,17 @@ fn summary_text(r: &BenchReport, ctx: &Context) -> String {
         fmt_ratio(q.actor_vs_ceiling_http_per_s),
         fmt_ratio(q.actor_vs_ceiling_p99)
     );
+    if q.store_ceiling_vs_baseline_orders_per_s.is_some()
+        || q.actor_vs_store_ceiling_orders_per_s.is_some()
+    {
+        let _ = writeln!(
+            out,
+            "store ceiling (Postgres alone writing the rows of confirmed orders, batched): \
+             store-ceiling/baseline orders/s {}, actor/store-ceiling {}",
+            fmt_ratio(q.store_ceiling_vs_baseline_orders_per_s),
+            fmt_ratio(q.actor_vs_store_ceiling_orders_per_s)
+        );
+    }
     if let Some(m) = &r.memory {
         let _ = writeln!(
             out,

@@ -68,3 +68,9 @@ pub const MEMORY_CARTS_MAX: u64 = 2_000_000;
 
 /// Most carts the cold-activation measurement reads back.
 pub const COLD_CARTS_MAX: u64 = 100_000;
+
+/// Most orders one store-ceiling transaction writes (about 1,500 rows per 100 orders).
+pub const STORE_CEILING_BATCH_MAX: usize = 10_000;
+
+/// Most writer connections of the store ceiling.
+pub const STORE_CEILING_WRITERS_MAX: usize = 64;

@@ -161,6 +161,34 @@ pub async fn start(
     })
 }
 
+/// Brings the database at `url` to the server's schema with `program migrate`.
+pub async fn migrate(program: &Path, url: &str) -> anyhow::Result<()> {
+    let run = tokio::process::Command::new(program)
+        .arg("migrate")
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_millis(SERVER_START_TIMEOUT_MS), run)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "`{} migrate` took longer than {SERVER_START_TIMEOUT_MS} ms",
+                program.display()
+            )
+        })??;
+    anyhow::ensure!(
+        output.status.success(),
+        "`{} migrate` exited with {}: {}{}",
+        program.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout).trim(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(())
+}
+
 impl ChildServer {
     /// SIGTERM (graceful: the server commits and stops its actors), then SIGKILL after
     /// SERVER_STOP_TIMEOUT_MS.
