@@ -80,7 +80,7 @@ run_all() { # $1 = database URL for verification
 import json, sys
 report = json.load(open(sys.argv[1]))
 steps = {s["step"]: s for s in report.get("checkout_steps", [])}
-want = ("claim_idempotency_key", "place", "reserve", "confirm", "commit_stock", "fulfill")
+want = ("claim_idempotency_key", "place", "reserve", "request_shipment", "commit_stock", "confirm")
 missing = [s for s in want if steps.get(s, {}).get("count", 0) < 1]
 if missing:
     sys.exit(f"flash.json has no server time for the checkout steps {missing}: {steps}")

@@ -53,7 +53,7 @@ impl Application {
         let ports = Ports {
             store,
             payments: Arc::new(SandboxPayments::new(SANDBOX_HANG)),
-            shipping: Arc::new(SandboxShipping),
+            shipping: Arc::new(SandboxShipping::new()),
             clock: Arc::new(actors::ports::SystemClock),
         };
         let commerce = Commerce::new(&system, &settings.runtime, settings.commerce.clone(), ports);

@@ -81,7 +81,7 @@ impl NaiveApplication {
             .ok_or_else(|| anyhow::anyhow!(POSTGRES_REQUIRED))?;
         let gateways = NaiveGateways {
             payments: Arc::new(SandboxPayments::new(SANDBOX_HANG)),
-            shipping: Arc::new(SandboxShipping),
+            shipping: Arc::new(SandboxShipping::new()),
             clock: Arc::new(actors::ports::SystemClock),
         };
         let config = NaiveConfig {

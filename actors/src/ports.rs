@@ -351,6 +351,10 @@ pub trait ShippingGateway: Send + Sync + 'static {
         order_id: OrderId,
         order: &Order,
     ) -> Result<ShipmentId, GatewayError>;
+    /// Withdraws the order's shipment request, if there is one. By order id, like a void: a
+    /// crash may have lost the shipment id, and withdrawing twice, or what was never
+    /// requested, is no error.
+    async fn cancel_shipment(&self, order_id: OrderId) -> Result<(), GatewayError>;
 }
 
 /// The wall clock, as a port so tests can control time.

@@ -1,12 +1,15 @@
 //! The checkout saga: place the order, reserve every line (all or nothing), authorize payment,
-//! confirm the order, commit the stock, request shipment.
+//! request shipment, commit the stock, confirm the order.
 //!
 //! Durability: the saga record moves in the same transaction as the order change of its step
 //! (`OrderCommand::with_saga`), so a step and the saga's knowledge of it are durable together.
 //! Steps that follow each other without an external call are one order change: placing is one,
-//! "reserved + payment authorized + confirmed" is one, "fulfillment requested" is one. Three
-//! order commits per checkout, and the stock changes ride the SKU actors' group commits; the
-//! stock commit runs beside the confirmation, since compensation returns committed stock too.
+//! "reserved + payment authorized + confirmed + fulfillment requested" is the other. The
+//! provider calls (authorization, then the shipment request) come before that second change and
+//! the stock commit right before it, so a checkout is two order commits, and the stock changes
+//! ride the SKU actors' group commits. Until the confirmation lands the record says `Started`,
+//! and compensation voids the payment, withdraws the shipment request and returns committed
+//! stock like held stock.
 //!
 //! Idempotency: reservation ids derive from the order and SKU (a retry never reserves twice),
 //! provider calls are keyed by the order id, and order commands that are repeated are no-ops, so
@@ -91,8 +94,8 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
     }
 }
 
-/// From a placed order whose stock is reserved: authorize, then confirm and commit the stock
-/// side by side; then complete.
+/// From a placed order whose stock is reserved: authorize, request the shipment, commit the
+/// stock, then confirm the order and record its fulfillment request in one change.
 async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
     let payment_id = match timed("authorize", authorize(c, &record, &order)).await? {
         Payment::Approved(payment_id) => payment_id,
@@ -103,8 +106,34 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
     let Some(total) = order.total() else {
         return fail(c, record, &order, FailureReason::Interrupted, None).await;
     };
-    record.step = SagaStep::Confirmed;
-    let confirm = vec![
+    // The shipment is requested before the confirmation, so that confirming the order and
+    // recording its fulfillment request are one order commit instead of two, as in the classic
+    // checkout. Should the order not be confirmed after all, the request is withdrawn with the
+    // payment (`abandon`, and recovery of a `Started` record). A provider failing here does not
+    // fail the checkout: the order is confirmed without it and the request retried after.
+    let shipment_id = match timed(
+        "request_shipment",
+        c.shipping.request_shipment(order.id(), &order),
+    )
+    .await
+    {
+        Ok(shipment_id) => Some(shipment_id),
+        Err(e) => {
+            tracing::warn!(order_id = %order.id(), error = %e, "shipment request failed; confirming without it");
+            None
+        }
+    };
+    // The stock is committed before the confirmation: a confirmed order's units are sold, and
+    // the record that says so is the last write. Until then the record says `Started`, so a
+    // crash anywhere before it is compensated, committed units returned like held ones.
+    match timed("commit_stock", commit_stock(c, &order)).await {
+        Ok(()) => {}
+        // The reservation is no longer held: a cancellation released it while the provider
+        // answered, or it expired.
+        Err(AppError::Inventory(_)) => return abandon(c, record, &order, payment_id).await,
+        Err(e) => return Err(e),
+    }
+    let mut steps = vec![
         order::Command::MarkReserved,
         order::Command::RecordPaymentAuthorized {
             payment_id,
@@ -112,53 +141,71 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
         },
         order::Command::Confirm,
     ];
-    // The stock is committed while the confirmation commits: they are different actors'
-    // writes, and neither needs the other's. Should the confirmation fail, or the process die
-    // between the two, compensation returns committed units as it releases held ones.
-    let (confirmed, committed) = futures::join!(
-        timed("confirm", c.saga_order(order.id(), confirm, &mut record)),
-        timed("commit_stock", commit_stock(c, &order)),
-    );
-    match confirmed {
+    record.step = SagaStep::Confirmed;
+    if let Some(shipment_id) = shipment_id.clone() {
+        steps.push(order::Command::RequestFulfillment { shipment_id });
+        record.step = SagaStep::Completed;
+    }
+    match timed("confirm", c.saga_order(order.id(), steps, &mut record)).await {
         Ok(confirmed) => {
-            // A stock commit that failed is retried by recovery from the confirmed record.
-            committed?;
-            complete(c, record, confirmed).await
+            close_cart(c, &record, &confirmed).await?;
+            match shipment_id {
+                Some(_) => Ok(confirmed),
+                None => request_fulfillment(c, record, confirmed).await,
+            }
         }
+        // Cancelled while the provider was answering: the order cannot record the payment.
         Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
-            // Cancelled while the provider was answering: the order cannot record the payment,
-            // so void it here by the id the provider gave, then compensate. The stock commit
-            // may have landed or lost to the cancellation's release; either way it goes back.
-            void_at_provider(c, order.id(), Some(payment_id)).await?;
-            record.step = SagaStep::Started;
-            fail(c, record, &order, FailureReason::Interrupted, None).await
+            abandon(c, record, &order, payment_id).await
         }
         Err(e) => Err(e),
     }
 }
 
-/// From a confirmed order: commit the stock, close the cart, request shipment.
-async fn finish(c: &Inner, record: SagaRecord, order: Order) -> Result<Order, AppError> {
-    timed("commit_stock", commit_stock(c, &order)).await?;
-    complete(c, record, order).await
+/// An order that cannot be confirmed after its payment was authorized (cancelled or expired
+/// meanwhile): voids the payment by the id the provider gave, withdraws the shipment request,
+/// and compensates; the stock goes back whether it was still held or already committed.
+async fn abandon(
+    c: &Inner,
+    mut record: SagaRecord,
+    order: &Order,
+    payment_id: PaymentId,
+) -> Result<Order, AppError> {
+    void_at_provider(c, order.id(), Some(payment_id)).await?;
+    withdraw_shipment(c, order.id()).await?;
+    record.step = SagaStep::Started;
+    fail(c, record, order, FailureReason::Interrupted, None).await
 }
 
-/// From a confirmed order whose stock is committed: close the cart, request shipment.
-async fn complete(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
-    if let Some(cart_id) = record.cart_id {
-        match c
-            .cart(
-                cart_id,
-                cart::Command::CompleteCheckout {
-                    order_id: order.id(),
-                },
-            )
-            .await
-        {
-            Ok(_) | Err(AppError::Cart(cart::Error::CheckoutMismatch)) => {}
-            Err(e) => return Err(e),
-        }
+/// From a confirmed order whose fulfillment was not requested yet (a record from before
+/// shipments were requested ahead of the confirmation, or a provider that failed then): commit
+/// the stock, close the cart, request shipment.
+async fn finish(c: &Inner, record: SagaRecord, order: Order) -> Result<Order, AppError> {
+    timed("commit_stock", commit_stock(c, &order)).await?;
+    close_cart(c, &record, &order).await?;
+    request_fulfillment(c, record, order).await
+}
+
+/// Marks the cart of a checkout checked out, once its order is confirmed.
+async fn close_cart(c: &Inner, record: &SagaRecord, order: &Order) -> Result<(), AppError> {
+    let Some(cart_id) = record.cart_id else {
+        return Ok(());
+    };
+    let complete = cart::Command::CompleteCheckout {
+        order_id: order.id(),
+    };
+    match c.cart(cart_id, complete).await {
+        Ok(_) | Err(AppError::Cart(cart::Error::CheckoutMismatch)) => Ok(()),
+        Err(e) => Err(e),
     }
+}
+
+/// From a confirmed order whose stock is committed: request shipment and record it.
+async fn request_fulfillment(
+    c: &Inner,
+    mut record: SagaRecord,
+    order: Order,
+) -> Result<Order, AppError> {
     if order.status() != OrderStatus::Confirmed {
         // Already shipped onward, or cancelled after confirmation (its canceller compensates).
         return Ok(order);
@@ -236,18 +283,37 @@ pub async fn recover(c: &Inner, record: SagaRecord) -> Result<Order, AppError> {
         return Err(AppError::OrderNotFound);
     };
     match record.step {
-        SagaStep::Started => {
-            // A payment may have been authorized and not recorded: void by order id.
-            void_at_provider(c, order.id(), None).await?;
-            fail(c, record, &order, FailureReason::Interrupted, None).await
-        }
+        SagaStep::Started => interrupt(c, record, order).await,
         SagaStep::Confirmed => finish(c, record, order).await,
         SagaStep::Compensating => compensate(c, record, order).await,
         SagaStep::Completed | SagaStep::Failed => Ok(order),
     }
 }
 
-/// Finishes a cancellation: stock back, payment voided, saga ended.
+/// Ends a saga found at `started`. The order is failed first, in one change with the saga at
+/// `compensating`, and only then is anything given back. Recovery also runs for sagas that are
+/// merely slow, and this order of steps keeps it from returning sold units under an order that
+/// gets confirmed: once the order is failed the running saga cannot confirm it (it abandons),
+/// and a confirmation that landed first makes the failure impossible, so nothing is touched.
+async fn interrupt(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
+    record.step = SagaStep::Compensating;
+    record.failure_reason = Some(FailureReason::Interrupted.as_str().to_string());
+    let fail = vec![order::Command::Fail {
+        reason: FailureReason::Interrupted,
+    }];
+    let failed = match c.saga_order(order.id(), fail, &mut record).await {
+        Ok(failed) => failed,
+        // Confirmed or cancelled meanwhile: whoever did it ends the saga.
+        Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
+            return c.get_order(order.id()).await
+        }
+        Err(e) => return Err(e),
+    };
+    compensate(c, record, failed).await
+}
+
+/// Finishes a cancellation, or an interrupted saga: stock back (held released, sold returned),
+/// shipment request withdrawn, payment voided, saga ended.
 pub async fn compensate(
     c: &Inner,
     mut record: SagaRecord,
@@ -260,6 +326,14 @@ pub async fn compensate(
         .unwrap_or_else(|| "unknown".into());
     metrics::counter!("saga_compensations_total", "reason" => reason).increment(1);
     release_stock(c, &order).await?;
+    // By order id: a shipment requested ahead of a confirmation that never landed has no id on
+    // the order.
+    withdraw_shipment(c, order.id()).await?;
+    if order.payment().is_none() {
+        // Ended while the provider was answering: an authorization the order never recorded
+        // may exist, and is voided by order id.
+        void_at_provider(c, order.id(), None).await?;
+    }
     record.step = SagaStep::Failed;
     let voided = void_payment(c, &order, &mut record).await?;
     if !voided {
@@ -415,6 +489,13 @@ async fn void_at_provider(
 ) -> Result<(), AppError> {
     c.payments
         .void(order_id, payment_id)
+        .await
+        .map_err(|e| AppError::Gateway(e.to_string()))
+}
+
+async fn withdraw_shipment(c: &Inner, order_id: OrderId) -> Result<(), AppError> {
+    c.shipping
+        .cancel_shipment(order_id)
         .await
         .map_err(|e| AppError::Gateway(e.to_string()))
 }

@@ -76,10 +76,38 @@ impl PaymentGateway for SandboxPayments {
     }
 }
 
+/// Where the sandbox's shipment of an order stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SandboxShipment {
+    Requested,
+    Withdrawn,
+}
+
 /// A shipping provider in test mode: every request gets a shipment id derived from the order, so
-/// asking twice for one order yields the same shipment.
+/// asking twice for one order yields the same shipment; a cancellation withdraws it, and a later
+/// request puts it back.
 #[derive(Default)]
-pub struct SandboxShipping;
+pub struct SandboxShipping {
+    shipments: DashMap<OrderId, SandboxShipment>,
+}
+
+impl SandboxShipping {
+    pub fn new() -> Self {
+        SandboxShipping::default()
+    }
+
+    /// What the sandbox knows of the order's shipment (`None`: never asked, or forgotten past
+    /// its bound).
+    pub fn shipment(&self, order_id: OrderId) -> Option<SandboxShipment> {
+        self.shipments.get(&order_id).map(|s| *s)
+    }
+
+    fn remember(&self, order_id: OrderId, state: SandboxShipment) {
+        if self.shipments.contains_key(&order_id) || self.shipments.len() < SANDBOX_RECORDS_MAX {
+            self.shipments.insert(order_id, state);
+        }
+    }
+}
 
 #[async_trait]
 impl ShippingGateway for SandboxShipping {
@@ -88,7 +116,54 @@ impl ShippingGateway for SandboxShipping {
         order_id: OrderId,
         _order: &Order,
     ) -> Result<ShipmentId, GatewayError> {
-        ShipmentId::parse(&format!("shp_{order_id}"))
-            .map_err(|e| GatewayError::Failed(e.to_string()))
+        let shipment = ShipmentId::parse(&format!("shp_{order_id}"))
+            .map_err(|e| GatewayError::Failed(e.to_string()))?;
+        self.remember(order_id, SandboxShipment::Requested);
+        Ok(shipment)
+    }
+
+    async fn cancel_shipment(&self, order_id: OrderId) -> Result<(), GatewayError> {
+        if let Some(mut shipment) = self.shipments.get_mut(&order_id) {
+            *shipment = SandboxShipment::Withdrawn;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order() -> Order {
+        Order::new(OrderId::from_u128(7))
+    }
+
+    #[tokio::test]
+    async fn a_shipment_is_one_per_order_and_a_cancellation_withdraws_it_until_asked_again() {
+        let shipping = SandboxShipping::new();
+        let id = OrderId::from_u128(7);
+        shipping
+            .cancel_shipment(id)
+            .await
+            .expect("nothing to withdraw is no error");
+        assert_eq!(shipping.shipment(id), None);
+        let first = shipping
+            .request_shipment(id, &order())
+            .await
+            .expect("requested");
+        let again = shipping
+            .request_shipment(id, &order())
+            .await
+            .expect("requested");
+        assert_eq!(first, again);
+        assert_eq!(shipping.shipment(id), Some(SandboxShipment::Requested));
+        shipping.cancel_shipment(id).await.expect("withdrawn");
+        shipping.cancel_shipment(id).await.expect("withdrawn twice");
+        assert_eq!(shipping.shipment(id), Some(SandboxShipment::Withdrawn));
+        shipping
+            .request_shipment(id, &order())
+            .await
+            .expect("requested");
+        assert_eq!(shipping.shipment(id), Some(SandboxShipment::Requested));
     }
 }

@@ -145,7 +145,8 @@ fn describe() {
         "checkout_step_duration_seconds",
         Unit::Seconds,
         "Duration of one step of a checkout or buy now, by step: claim_idempotency_key, place, \
-         reserve, authorize, confirm, commit_stock, request_shipment, fulfill."
+         reserve, authorize, request_shipment, commit_stock, confirm (with the fulfillment \
+         request), and fulfill (a shipment requested after the confirmation)."
     );
     describe_counter!(
         "saga_compensations_total",

@@ -49,7 +49,7 @@ async fn spawn_app(limits: HttpLimits) -> TestApp {
     let ports = Ports {
         store: Arc::new(store),
         payments: Arc::new(SandboxPayments::new(Duration::from_secs(5))),
-        shipping: Arc::new(SandboxShipping),
+        shipping: Arc::new(SandboxShipping::new()),
         clock: Arc::new(actors::ports::SystemClock),
     };
     let config = CommerceConfig {

@@ -21,9 +21,9 @@ const SAGA_ORDER: &[&str] = &[
     "place",
     "reserve",
     "authorize",
-    "confirm",
-    "commit_stock",
     "request_shipment",
+    "commit_stock",
+    "confirm",
     "fulfill",
 ];
 

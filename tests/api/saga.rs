@@ -1,15 +1,18 @@
 //! The checkout saga below the HTTP edge, on the real Postgres store. Racing a cancellation: the
 //! payment provider is the one part replaced, by a gate that holds an authorization until the
 //! test lets it answer, so the cancellation lands exactly while the saga waits for the provider.
+//! A carrier that is down: the shipping provider is replaced by one that fails while told to.
 
 use crate::helpers::fresh_postgres_database;
 use actors::hosted::HostedStore;
-use actors::ports::{Authorization, GatewayError, PaymentGateway, SagaStep, SystemClock};
-use actors::sandbox::SandboxShipping;
-use actors::{Commerce, CommerceConfig, Ports};
+use actors::ports::{
+    Authorization, GatewayError, PaymentGateway, SagaStep, ShippingGateway, SystemClock,
+};
+use actors::sandbox::{SandboxPayments, SandboxShipment, SandboxShipping, TOKEN_APPROVE};
+use actors::{AppError, Commerce, CommerceConfig, Ports};
 use domain::{
     Cart, CartId, Currency, InventorySku, Money, Order, OrderId, OrderStatus, PaymentId, Product,
-    ProductName, Quantity, ShippingAddress, SkuCode,
+    ProductName, Quantity, ShipmentId, ShippingAddress, SkuCode,
 };
 use persistence::{PgStore, PoolConfig};
 use runtime::{ActorSystem, EntityStore, RuntimeConfig};
@@ -51,9 +54,39 @@ impl PaymentGateway for GatedPayments {
     }
 }
 
-#[tokio::test]
-async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and_its_payment_voided(
-) {
+/// A shipping provider that is down while `down` is set, and otherwise the sandbox.
+#[derive(Default)]
+struct FlakyShipping {
+    down: AtomicBool,
+    sandbox: SandboxShipping,
+}
+
+#[async_trait::async_trait]
+impl ShippingGateway for FlakyShipping {
+    async fn request_shipment(
+        &self,
+        order_id: OrderId,
+        order: &Order,
+    ) -> Result<ShipmentId, GatewayError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(GatewayError::Failed("the carrier is down".into()));
+        }
+        self.sandbox.request_shipment(order_id, order).await
+    }
+
+    async fn cancel_shipment(&self, order_id: OrderId) -> Result<(), GatewayError> {
+        self.sandbox.cancel_shipment(order_id).await
+    }
+}
+
+/// A commerce on a fresh Postgres database with these providers, and one product `sku` at
+/// 9.90 USD with `units` in stock.
+async fn commerce_with(
+    payments: Arc<dyn PaymentGateway>,
+    shipping: Arc<dyn ShippingGateway>,
+    sku: &SkuCode,
+    units: u32,
+) -> (Commerce, ActorSystem) {
     let store = PgStore::connect(&fresh_postgres_database().await, &PoolConfig::default())
         .await
         .expect("store");
@@ -63,11 +96,10 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
         ..RuntimeConfig::default()
     };
     let system = ActorSystem::start(runtime.arbiters).expect("actor system");
-    let payments = Arc::new(GatedPayments::default());
     let ports = Ports {
         store: Arc::new(store),
-        payments: payments.clone(),
-        shipping: Arc::new(SandboxShipping),
+        payments,
+        shipping,
         clock: Arc::new(SystemClock),
     };
     let config = CommerceConfig {
@@ -75,7 +107,6 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
         ..CommerceConfig::default()
     };
     let commerce = Commerce::new(&system, &runtime, config, ports);
-    let sku = SkuCode::parse("RACE-1").expect("sku");
     let usd = Currency::parse("USD").expect("usd");
     commerce
         .define_product(
@@ -87,26 +118,53 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
         .await
         .expect("product");
     commerce
-        .restock(sku.clone(), Quantity::new(3).expect("quantity"))
+        .restock(sku.clone(), Quantity::new(units).expect("quantity"))
         .await
         .expect("restock");
+    (commerce, system)
+}
 
-    let order_id = OrderId::from_u128(uuid::Uuid::new_v4().as_u128());
+async fn buy(
+    commerce: &Commerce,
+    order_id: OrderId,
+    sku: &SkuCode,
+    units: u32,
+    token: &str,
+) -> Result<Order, AppError> {
+    let address =
+        ShippingAddress::parse("Ada", "1 Main St", None, "London", "SW1", "GB").expect("address");
+    commerce
+        .buy_now(
+            order_id,
+            None,
+            vec![(sku.clone(), Quantity::new(units).expect("quantity"))],
+            token.into(),
+            address,
+        )
+        .await
+}
+
+async fn stop(commerce: Commerce, system: ActorSystem) {
+    let _ = commerce.shutdown(Duration::from_secs(5)).await;
+    let _ = tokio::task::spawn_blocking(move || system.shutdown()).await;
+}
+
+fn new_order_id() -> OrderId {
+    OrderId::from_u128(uuid::Uuid::new_v4().as_u128())
+}
+
+#[tokio::test]
+async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and_its_payment_voided(
+) {
+    let payments = Arc::new(GatedPayments::default());
+    let shipping = Arc::new(SandboxShipping::new());
+    let sku = SkuCode::parse("RACE-1").expect("sku");
+    let (commerce, system) = commerce_with(payments.clone(), shipping.clone(), &sku, 3).await;
+
+    let order_id = new_order_id();
     let buying = tokio::spawn({
         let (commerce, sku) = (commerce.clone(), sku.clone());
-        async move {
-            let address = ShippingAddress::parse("Ada", "1 Main St", None, "London", "SW1", "GB")
-                .expect("address");
-            commerce
-                .buy_now(
-                    order_id,
-                    None,
-                    vec![(sku, Quantity::new(2).expect("quantity"))],
-                    "tok_gated".into(),
-                    address,
-                )
-                .await
-        }
+        async move { buy(&commerce, order_id, &sku, 2, "tok_gated").await }
     });
     tokio::time::timeout(Duration::from_secs(10), payments.asked.notified())
         .await
@@ -137,6 +195,11 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
         payments.voided.load(Ordering::SeqCst),
         "the late authorization is voided"
     );
+    assert_eq!(
+        shipping.shipment(order_id),
+        Some(SandboxShipment::Withdrawn),
+        "the shipment requested ahead of the confirmation is withdrawn"
+    );
     let record = commerce
         .store()
         .load_saga(order_id)
@@ -144,9 +207,164 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
         .expect("load saga")
         .expect("saga record");
     assert_eq!(record.step, SagaStep::Failed, "the saga ended");
+    stop(commerce, system).await;
+}
 
-    let _ = commerce.shutdown(Duration::from_secs(5)).await;
-    let _ = tokio::task::spawn_blocking(move || system.shutdown()).await;
+#[tokio::test]
+async fn recovery_of_a_saga_that_is_only_slow_fails_it_once_and_the_late_authorization_cannot_confirm_it(
+) {
+    let payments = Arc::new(GatedPayments::default());
+    let shipping = Arc::new(SandboxShipping::new());
+    let sku = SkuCode::parse("SLOW-1").expect("sku");
+    let (commerce, system) = commerce_with(payments.clone(), shipping.clone(), &sku, 3).await;
+
+    let order_id = new_order_id();
+    let buying = tokio::spawn({
+        let (commerce, sku) = (commerce.clone(), sku.clone());
+        async move { buy(&commerce, order_id, &sku, 2, "tok_gated").await }
+    });
+    tokio::time::timeout(Duration::from_secs(10), payments.asked.notified())
+        .await
+        .expect("the saga asks the provider");
+    // Recovery takes the saga, still at `started` while the provider answers, for a stuck one.
+    let recovered = commerce
+        .recover_sagas(Duration::ZERO)
+        .await
+        .expect("recovery");
+    assert_eq!(recovered, 1);
+    let order = commerce.order(order_id).await.expect("order");
+    assert_eq!(
+        order.status(),
+        OrderStatus::Failed,
+        "recovery failed the order first"
+    );
+    assert!(payments.voided.load(Ordering::SeqCst), "voided by order id");
+
+    payments.open.notify_one();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), buying)
+        .await
+        .expect("the saga ends")
+        .expect("task")
+        .expect("the saga answers with the order");
+    assert_eq!(
+        outcome.status(),
+        OrderStatus::Failed,
+        "the late authorization could not confirm the failed order"
+    );
+    let stock = commerce.stock(sku.clone()).await.expect("stock");
+    assert_eq!(
+        (stock.on_hand, stock.reserved, stock.sold, stock.available),
+        (3, 0, 0, 3),
+        "the units came back once"
+    );
+    assert_eq!(
+        shipping.shipment(order_id),
+        Some(SandboxShipment::Withdrawn)
+    );
+    let record = commerce
+        .store()
+        .load_saga(order_id)
+        .await
+        .expect("load saga")
+        .expect("saga record");
+    assert_eq!(record.step, SagaStep::Failed);
+    stop(commerce, system).await;
+}
+
+#[tokio::test]
+async fn a_checkout_ends_with_its_shipment_requested_its_stock_sold_and_its_saga_completed() {
+    let shipping = Arc::new(SandboxShipping::new());
+    let sku = SkuCode::parse("SHIP-1").expect("sku");
+    let payments = Arc::new(SandboxPayments::new(Duration::from_secs(5)));
+    let (commerce, system) = commerce_with(payments, shipping.clone(), &sku, 3).await;
+
+    let order_id = new_order_id();
+    let order = buy(&commerce, order_id, &sku, 2, TOKEN_APPROVE)
+        .await
+        .expect("bought");
+    assert_eq!(order.status(), OrderStatus::FulfillmentRequested);
+    let stored = commerce.order(order_id).await.expect("order");
+    assert_eq!(stored.status(), OrderStatus::FulfillmentRequested);
+    assert_eq!(
+        stored.shipment_id().map(|s| s.as_str().to_owned()),
+        Some(format!("shp_{order_id}"))
+    );
+    assert_eq!(
+        shipping.shipment(order_id),
+        Some(SandboxShipment::Requested)
+    );
+    let stock = commerce.stock(sku.clone()).await.expect("stock");
+    assert_eq!((stock.on_hand, stock.reserved, stock.sold), (1, 0, 2));
+    let record = commerce
+        .store()
+        .load_saga(order_id)
+        .await
+        .expect("load saga")
+        .expect("saga record");
+    assert_eq!(record.step, SagaStep::Completed);
+
+    // Cancelling before shipment gives the units back and withdraws the shipment request.
+    let cancelled = commerce.cancel_order(order_id).await.expect("cancel");
+    assert_eq!(cancelled.status(), OrderStatus::Cancelled);
+    assert_eq!(
+        shipping.shipment(order_id),
+        Some(SandboxShipment::Withdrawn)
+    );
+    let stock = commerce.stock(sku.clone()).await.expect("stock");
+    assert_eq!((stock.on_hand, stock.reserved, stock.sold), (3, 0, 0));
+    stop(commerce, system).await;
+}
+
+#[tokio::test]
+async fn a_carrier_down_at_checkout_leaves_the_order_confirmed_and_recovery_requests_its_shipment()
+{
+    let shipping = Arc::new(FlakyShipping::default());
+    shipping.down.store(true, Ordering::SeqCst);
+    let sku = SkuCode::parse("FLAKY-1").expect("sku");
+    let payments = Arc::new(SandboxPayments::new(Duration::from_secs(5)));
+    let (commerce, system) = commerce_with(payments, shipping.clone(), &sku, 3).await;
+
+    let order_id = new_order_id();
+    let outcome = buy(&commerce, order_id, &sku, 1, TOKEN_APPROVE).await;
+    assert!(
+        matches!(outcome, Err(AppError::Gateway(_))),
+        "the carrier's failure is reported: {outcome:?}"
+    );
+    let order = commerce.order(order_id).await.expect("order");
+    assert_eq!(
+        order.status(),
+        OrderStatus::Confirmed,
+        "the shopper paid: the order is confirmed without its shipment"
+    );
+    let stock = commerce.stock(sku.clone()).await.expect("stock");
+    assert_eq!((stock.on_hand, stock.reserved, stock.sold), (2, 0, 1));
+    let record = commerce
+        .store()
+        .load_saga(order_id)
+        .await
+        .expect("load")
+        .expect("record");
+    assert_eq!(record.step, SagaStep::Confirmed, "recovery will finish it");
+
+    shipping.down.store(false, Ordering::SeqCst);
+    let recovered = commerce
+        .recover_sagas(Duration::ZERO)
+        .await
+        .expect("recovery");
+    assert_eq!(recovered, 1);
+    let order = commerce.order(order_id).await.expect("order");
+    assert_eq!(order.status(), OrderStatus::FulfillmentRequested);
+    assert_eq!(
+        shipping.sandbox.shipment(order_id),
+        Some(SandboxShipment::Requested)
+    );
+    let stock = commerce.stock(sku.clone()).await.expect("stock");
+    assert_eq!(
+        (stock.on_hand, stock.reserved, stock.sold),
+        (2, 0, 1),
+        "the units were sold once"
+    );
+    stop(commerce, system).await;
 }
 
 /// `Sharding::ask_new` skips the store load only when the entity's store offers a fresh state;

@@ -77,7 +77,7 @@ impl World {
         let ports = Ports {
             store,
             payments: Arc::new(SandboxPayments::new(Duration::from_secs(5))),
-            shipping: Arc::new(SandboxShipping),
+            shipping: Arc::new(SandboxShipping::new()),
             clock: Arc::new(actors::ports::SystemClock),
         };
         let config = CommerceConfig {
