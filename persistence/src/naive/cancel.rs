@@ -1,5 +1,5 @@
-//! Cancelling an order in one transaction: the order cancelled, its payment voided, its units
-//! back on the shelf, its saga ended.
+//! Cancelling an order in one transaction: the order cancelled, its payment voided, its shipment
+//! request withdrawn, its units back on the shelf, its saga ended.
 
 use actors::ports::{SagaRecord, SagaStep, StoreError};
 use actors::AppError;
@@ -24,6 +24,7 @@ impl NaiveSqlEngine {
             order.status(),
             OrderStatus::Confirmed | OrderStatus::FulfillmentRequested
         );
+        let shipment_requested = order.shipment_id().is_some();
         let now = self.now();
         let mut events =
             decide(&mut order, &order::Command::Cancel, now).map_err(AppError::Order)?;
@@ -60,6 +61,9 @@ impl NaiveSqlEngine {
         // else can act on the payment now, and a failed void rolls everything back.
         if let Some(payment_id) = payment {
             self.void(id, Some(payment_id)).await?;
+        }
+        if shipment_requested {
+            self.withdraw_shipment(id).await?;
         }
         tx.commit().await.map_err(error::map)?;
         Ok(order)

@@ -250,8 +250,18 @@ impl NaiveSqlEngine {
             .map_err(|e| AppError::Gateway(e.to_string()))
     }
 
+    /// Withdraws the order's shipment request at the carrier.
+    pub(super) async fn withdraw_shipment(&self, order_id: OrderId) -> Result<(), AppError> {
+        self.gateways
+            .shipping
+            .cancel_shipment(order_id)
+            .await
+            .map_err(|e| AppError::Gateway(e.to_string()))
+    }
+
     /// Moves the order to `fulfillment_requested` in memory, then commits it all at once. If the
-    /// transaction does not commit, the authorization is voided: nothing was sold.
+    /// transaction does not commit, the authorization is voided and the shipment request
+    /// withdrawn: nothing was sold.
     async fn confirm(
         &self,
         key: &KeyClaim,
@@ -284,6 +294,7 @@ impl NaiveSqlEngine {
             .await;
         if !matches!(committed, Ok(Committed::Done)) {
             self.void(order.id(), Some(payment_id)).await?;
+            self.withdraw_shipment(order.id()).await?;
         }
         match committed? {
             Committed::Done => Ok(Placement::Placed(Box::new(order))),
