@@ -6,8 +6,9 @@
 //! Steps that follow each other without an external call are one order change: placing is one,
 //! "reserved + payment authorized + confirmed + fulfillment requested" is the other. The
 //! provider calls (authorization, then the shipment request) come before that second change and
-//! the stock commit right before it, so a checkout is two order commits, and the stock changes
-//! ride the SKU actors' group commits. Until the confirmation lands the record says `Started`,
+//! the stock commit right before it, so a buy-now is two order commits, and the stock changes
+//! ride the SKU actors' group commits. A cart's checkout records the fulfillment request in a
+//! third order commit, after closing the cart, so that a cart left open is recovery's to close. Until the confirmation lands the record says `Started`,
 //! and compensation voids the payment, withdraws the shipment request and returns committed
 //! stock like held stock.
 //!
@@ -95,7 +96,8 @@ pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
 }
 
 /// From a placed order whose stock is reserved: authorize, request the shipment, commit the
-/// stock, then confirm the order and record its fulfillment request in one change.
+/// stock, then confirm the order, recording its fulfillment request in the same change for a
+/// buy-now and after closing the cart for a cart's checkout.
 async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
     let payment_id = match timed("authorize", authorize(c, &record, &order)).await? {
         Payment::Approved(payment_id) => payment_id,
@@ -106,11 +108,11 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
     let Some(total) = order.total() else {
         return fail(c, record, &order, FailureReason::Interrupted, None).await;
     };
-    // The shipment is requested before the confirmation, so that confirming the order and
-    // recording its fulfillment request are one order commit instead of two, as in the classic
-    // checkout. Should the order not be confirmed after all, the request is withdrawn with the
-    // payment (`abandon`, and recovery of a `Started` record). A provider failing here does not
-    // fail the checkout: the order is confirmed without it and the request retried after.
+    // The shipment is requested before the confirmation, so that a buy-now's confirmation and
+    // its fulfillment request are one order commit instead of two, as in the classic checkout.
+    // Should the order not be confirmed after all, the request is withdrawn with the payment
+    // (`abandon`, and recovery of a `Started` record). A provider failing here does not fail the
+    // checkout: the order is confirmed without it and the request retried after.
     let shipment_id = match timed(
         "request_shipment",
         c.shipping.request_shipment(order.id(), &order),
@@ -141,18 +143,26 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
         },
         order::Command::Confirm,
     ];
-    record.step = SagaStep::Confirmed;
-    if let Some(shipment_id) = shipment_id.clone() {
-        steps.push(order::Command::RequestFulfillment { shipment_id });
-        record.step = SagaStep::Completed;
-    }
+    // A buy-now records its fulfillment request with the confirmation and is done. A cart's
+    // checkout records it after closing the cart, so that until the cart is closed the record
+    // says `confirmed` and recovery would close it; the request itself is already made (asking
+    // again for the shipment is idempotent) and is withdrawn if the confirmation fails.
+    let done = match shipment_id {
+        Some(shipment_id) if record.cart_id.is_none() => {
+            steps.push(order::Command::RequestFulfillment { shipment_id });
+            record.step = SagaStep::Completed;
+            true
+        }
+        _ => {
+            record.step = SagaStep::Confirmed;
+            false
+        }
+    };
     match timed("confirm", c.saga_order(order.id(), steps, &mut record)).await {
+        Ok(confirmed) if done => Ok(confirmed),
         Ok(confirmed) => {
             close_cart(c, &record, &confirmed).await?;
-            match shipment_id {
-                Some(_) => Ok(confirmed),
-                None => request_fulfillment(c, record, confirmed).await,
-            }
+            request_fulfillment(c, record, confirmed).await
         }
         // Cancelled while the provider was answering: the order cannot record the payment.
         Err(AppError::Order(order::Error::InvalidTransition { .. })) => {

@@ -146,7 +146,8 @@ fn describe() {
         Unit::Seconds,
         "Duration of one step of a checkout or buy now, by step: claim_idempotency_key, place, \
          reserve, authorize, request_shipment, commit_stock, confirm (with the fulfillment \
-         request), and fulfill (a shipment requested after the confirmation)."
+         request, for a buy now), and fulfill (the fulfillment request recorded after the \
+         confirmation: a cart's checkout, or a carrier that failed before it)."
     );
     describe_counter!(
         "saga_compensations_total",

@@ -9,10 +9,10 @@ use actors::ports::{
     Authorization, GatewayError, PaymentGateway, SagaStep, ShippingGateway, SystemClock,
 };
 use actors::sandbox::{SandboxPayments, SandboxShipment, SandboxShipping, TOKEN_APPROVE};
-use actors::{AppError, Commerce, CommerceConfig, Ports};
+use actors::{AppError, Commerce, CommerceConfig, Ports, Shopper};
 use domain::{
-    Cart, CartId, Currency, InventorySku, Money, Order, OrderId, OrderStatus, PaymentId, Product,
-    ProductName, Quantity, ShipmentId, ShippingAddress, SkuCode,
+    Cart, CartId, CartStatus, Currency, InventorySku, Money, Order, OrderId, OrderStatus,
+    PaymentId, Product, ProductName, Quantity, ShipmentId, ShippingAddress, SkuCode,
 };
 use persistence::{PgStore, PoolConfig};
 use runtime::{ActorSystem, EntityStore, RuntimeConfig};
@@ -312,6 +312,50 @@ async fn a_checkout_ends_with_its_shipment_requested_its_stock_sold_and_its_saga
     );
     let stock = commerce.stock(sku.clone()).await.expect("stock");
     assert_eq!((stock.on_hand, stock.reserved, stock.sold), (3, 0, 0));
+    stop(commerce, system).await;
+}
+
+#[tokio::test]
+async fn a_carts_checkout_ends_with_the_cart_checked_out_the_shipment_requested_and_the_saga_completed(
+) {
+    let shipping = Arc::new(SandboxShipping::new());
+    let sku = SkuCode::parse("CART-1").expect("sku");
+    let payments = Arc::new(SandboxPayments::new(Duration::from_secs(5)));
+    let (commerce, system) = commerce_with(payments, shipping.clone(), &sku, 3).await;
+
+    let cart = commerce.create_cart(None).await.expect("cart");
+    commerce
+        .add_item(
+            Shopper::Guest,
+            cart.id(),
+            sku.clone(),
+            Quantity::new(2).expect("quantity"),
+        )
+        .await
+        .expect("added");
+    let order_id = new_order_id();
+    let address =
+        ShippingAddress::parse("Ada", "1 Main St", None, "London", "SW1", "GB").expect("address");
+    let order = commerce
+        .checkout(cart.id(), order_id, TOKEN_APPROVE.into(), address)
+        .await
+        .expect("checked out");
+    assert_eq!(order.status(), OrderStatus::FulfillmentRequested);
+    assert_eq!(
+        shipping.shipment(order_id),
+        Some(SandboxShipment::Requested)
+    );
+    let cart = commerce.cart(cart.id()).await.expect("cart");
+    assert_eq!(cart.status(), CartStatus::CheckedOut { order_id });
+    let record = commerce
+        .store()
+        .load_saga(order_id)
+        .await
+        .expect("load saga")
+        .expect("saga record");
+    assert_eq!(record.step, SagaStep::Completed);
+    let stock = commerce.stock(sku.clone()).await.expect("stock");
+    assert_eq!((stock.on_hand, stock.reserved, stock.sold), (1, 0, 2));
     stop(commerce, system).await;
 }
 
