@@ -102,6 +102,12 @@ pub struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: CommerceConfig,
     pub(crate) accounts: Accounts,
+    /// The checkouts this process is driving right now, by order id. Recovery leaves these
+    /// alone: a saga that is slow (waiting for a provider or a full mailbox) is not stuck, and
+    /// compensating it under its running task would fail an order about to be confirmed. At
+    /// most one entry per running checkout task, which the HTTP concurrency bound and the
+    /// actors' mailboxes bound; a `DashMap` because every checkout enters and leaves it.
+    pub(crate) running_sagas: dashmap::DashMap<OrderId, ()>,
 }
 
 /// The use cases. Cheap to clone.
@@ -280,6 +286,7 @@ impl Commerce {
             clock: ports.clock,
             config,
             accounts,
+            running_sagas: dashmap::DashMap::new(),
         };
         Commerce {
             inner: Arc::new(inner),
@@ -548,7 +555,10 @@ impl Commerce {
             .sagas_in_flight(self.inner.config.background_batch_max)
             .await?;
         let mut recovered = 0;
-        for record in records.into_iter().filter(|r| r.updated_at <= cutoff) {
+        let stuck = records.into_iter().filter(|r| {
+            r.updated_at <= cutoff && !self.inner.running_sagas.contains_key(&r.order_id)
+        });
+        for record in stuck {
             let order_id = record.order_id;
             match saga::recover(&self.inner, record).await {
                 Ok(order) => {

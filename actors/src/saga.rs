@@ -8,9 +8,9 @@
 //! provider calls (authorization, then the shipment request) come before that second change and
 //! the stock commit right before it, so a buy-now is two order commits, and the stock changes
 //! ride the SKU actors' group commits. A cart's checkout records the fulfillment request in a
-//! third order commit, after closing the cart, so that a cart left open is recovery's to close. Until the confirmation lands the record says `Started`,
-//! and compensation voids the payment, withdraws the shipment request and returns committed
-//! stock like held stock.
+//! third order commit, after closing the cart, so that a cart left open is recovery's to close.
+//! Until the confirmation lands the record says `Started`, and compensation voids the payment,
+//! withdraws the shipment request and returns committed stock like held stock.
 //!
 //! Idempotency: reservation ids derive from the order and SKU (a retry never reserves twice),
 //! provider calls are keyed by the order id, and order commands that are repeated are no-ops, so
@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::ports::{Authorization, GatewayError, SagaRecord, SagaStep};
 use domain::inventory::{self, ReservationStatus};
 use domain::order::{self, FailureReason, OrderLine, OrderStatus, ShippingAddress};
-use domain::{cart, CartId, CustomerId, Order, OrderId, PaymentId, ReservationId};
+use domain::{cart, CartId, CustomerId, Order, OrderId, PaymentId, ReservationId, ShipmentId};
 
 /// Everything needed to start a checkout.
 pub struct CheckoutPlan {
@@ -49,9 +49,34 @@ enum Payment {
     },
 }
 
+/// Marks a checkout as driven by this process until dropped, so recovery leaves it alone.
+struct Running<'a> {
+    sagas: &'a dashmap::DashMap<OrderId, ()>,
+    order_id: OrderId,
+}
+
+impl<'a> Running<'a> {
+    fn enter(c: &'a Inner, order_id: OrderId) -> Running<'a> {
+        c.running_sagas.insert(order_id, ());
+        Running {
+            sagas: &c.running_sagas,
+            order_id,
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.sagas.remove(&self.order_id);
+    }
+}
+
 /// Places the order and drives the saga to its end. Returns the order in its final state:
 /// fulfillment requested, or failed with its reason.
 pub async fn start(c: &Inner, plan: CheckoutPlan) -> Result<Order, AppError> {
+    // A saga whose task ends early (an error between two steps) leaves this set, and recovery
+    // takes it over once its record is older than `saga_stuck_after`.
+    let _running = Running::enter(c, plan.order_id);
     let now = c.clock.now();
     let record = SagaRecord {
         order_id: plan.order_id,
@@ -147,9 +172,11 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
     // checkout records it after closing the cart, so that until the cart is closed the record
     // says `confirmed` and recovery would close it; the request itself is already made (asking
     // again for the shipment is idempotent) and is withdrawn if the confirmation fails.
-    let done = match shipment_id {
+    let done = match &shipment_id {
         Some(shipment_id) if record.cart_id.is_none() => {
-            steps.push(order::Command::RequestFulfillment { shipment_id });
+            steps.push(order::Command::RequestFulfillment {
+                shipment_id: shipment_id.clone(),
+            });
             record.step = SagaStep::Completed;
             true
         }
@@ -162,7 +189,7 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
         Ok(confirmed) if done => Ok(confirmed),
         Ok(confirmed) => {
             close_cart(c, &record, &confirmed).await?;
-            request_fulfillment(c, record, confirmed).await
+            request_fulfillment(c, record, confirmed, shipment_id).await
         }
         // Cancelled while the provider was answering: the order cannot record the payment.
         Err(AppError::Order(order::Error::InvalidTransition { .. })) => {
@@ -193,7 +220,7 @@ async fn abandon(
 async fn finish(c: &Inner, record: SagaRecord, order: Order) -> Result<Order, AppError> {
     timed("commit_stock", commit_stock(c, &order)).await?;
     close_cart(c, &record, &order).await?;
-    request_fulfillment(c, record, order).await
+    request_fulfillment(c, record, order, None).await
 }
 
 /// Marks the cart of a checkout checked out, once its order is confirmed.
@@ -210,22 +237,28 @@ async fn close_cart(c: &Inner, record: &SagaRecord, order: &Order) -> Result<(),
     }
 }
 
-/// From a confirmed order whose stock is committed: request shipment and record it.
+/// From a confirmed order whose stock is committed: record its shipment, requesting it unless
+/// `requested` already holds the provider's answer (asking again after a cancellation withdrew
+/// it would request it anew).
 async fn request_fulfillment(
     c: &Inner,
     mut record: SagaRecord,
     order: Order,
+    requested: Option<ShipmentId>,
 ) -> Result<Order, AppError> {
     if order.status() != OrderStatus::Confirmed {
         // Already shipped onward, or cancelled after confirmation (its canceller compensates).
         return Ok(order);
     }
-    let shipment_id = timed(
-        "request_shipment",
-        c.shipping.request_shipment(order.id(), &order),
-    )
-    .await
-    .map_err(|e| AppError::Gateway(e.to_string()))?;
+    let shipment_id = match requested {
+        Some(shipment_id) => shipment_id,
+        None => timed(
+            "request_shipment",
+            c.shipping.request_shipment(order.id(), &order),
+        )
+        .await
+        .map_err(|e| AppError::Gateway(e.to_string()))?,
+    };
     record.step = SagaStep::Completed;
     let request = vec![order::Command::RequestFulfillment { shipment_id }];
     match timed("fulfill", c.saga_order(order.id(), request, &mut record)).await {
@@ -301,10 +334,12 @@ pub async fn recover(c: &Inner, record: SagaRecord) -> Result<Order, AppError> {
 }
 
 /// Ends a saga found at `started`. The order is failed first, in one change with the saga at
-/// `compensating`, and only then is anything given back. Recovery also runs for sagas that are
-/// merely slow, and this order of steps keeps it from returning sold units under an order that
-/// gets confirmed: once the order is failed the running saga cannot confirm it (it abandons),
-/// and a confirmation that landed first makes the failure impossible, so nothing is touched.
+/// `compensating`, and only then is anything given back. Recovery leaves the sagas this process
+/// is running alone (`Inner::running_sagas`), but a record it read may still race a late
+/// confirmation (of a process that died with its commit in flight), and this order of steps
+/// keeps it from returning sold units under a confirmed order: once the order is failed nothing
+/// can confirm it, and a confirmation that landed first makes the failure impossible, so
+/// nothing is touched.
 async fn interrupt(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Order, AppError> {
     record.step = SagaStep::Compensating;
     record.failure_reason = Some(FailureReason::Interrupted.as_str().to_string());

@@ -211,8 +211,7 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
 }
 
 #[tokio::test]
-async fn recovery_of_a_saga_that_is_only_slow_fails_it_once_and_the_late_authorization_cannot_confirm_it(
-) {
+async fn recovery_leaves_a_saga_this_process_is_still_running_alone() {
     let payments = Arc::new(GatedPayments::default());
     let shipping = Arc::new(SandboxShipping::new());
     let sku = SkuCode::parse("SLOW-1").expect("sku");
@@ -226,19 +225,17 @@ async fn recovery_of_a_saga_that_is_only_slow_fails_it_once_and_the_late_authori
     tokio::time::timeout(Duration::from_secs(10), payments.asked.notified())
         .await
         .expect("the saga asks the provider");
-    // Recovery takes the saga, still at `started` while the provider answers, for a stuck one.
+    // The saga's record is `started` and as old as recovery could ask, but its task is waiting
+    // for the provider: it is slow, not stuck.
     let recovered = commerce
         .recover_sagas(Duration::ZERO)
         .await
         .expect("recovery");
-    assert_eq!(recovered, 1);
-    let order = commerce.order(order_id).await.expect("order");
+    assert_eq!(recovered, 0, "recovery left the running saga alone");
     assert_eq!(
-        order.status(),
-        OrderStatus::Failed,
-        "recovery failed the order first"
+        commerce.order(order_id).await.expect("order").status(),
+        OrderStatus::Pending
     );
-    assert!(payments.voided.load(Ordering::SeqCst), "voided by order id");
 
     payments.open.notify_one();
     let outcome = tokio::time::timeout(Duration::from_secs(10), buying)
@@ -246,20 +243,75 @@ async fn recovery_of_a_saga_that_is_only_slow_fails_it_once_and_the_late_authori
         .expect("the saga ends")
         .expect("task")
         .expect("the saga answers with the order");
+    assert_eq!(outcome.status(), OrderStatus::FulfillmentRequested);
+    assert!(!payments.voided.load(Ordering::SeqCst), "nothing voided");
+    let stock = commerce.stock(sku.clone()).await.expect("stock");
+    assert_eq!((stock.on_hand, stock.reserved, stock.sold), (1, 0, 2));
     assert_eq!(
-        outcome.status(),
-        OrderStatus::Failed,
-        "the late authorization could not confirm the failed order"
+        shipping.shipment(order_id),
+        Some(SandboxShipment::Requested)
+    );
+    stop(commerce, system).await;
+}
+
+/// A payment provider that fails every authorization (and remembers voids).
+#[derive(Default)]
+struct BrokenPayments {
+    voided: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl PaymentGateway for BrokenPayments {
+    async fn authorize(
+        &self,
+        _order_id: OrderId,
+        _amount: Money,
+        _token: &str,
+    ) -> Result<Authorization, GatewayError> {
+        Err(GatewayError::Failed("the provider is down".into()))
+    }
+
+    async fn void(
+        &self,
+        _order_id: OrderId,
+        _payment_id: Option<PaymentId>,
+    ) -> Result<(), GatewayError> {
+        self.voided.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn recovery_fails_a_saga_whose_task_ended_midway_and_gives_everything_back() {
+    let payments = Arc::new(BrokenPayments::default());
+    let shipping = Arc::new(SandboxShipping::new());
+    let sku = SkuCode::parse("MIDWAY-1").expect("sku");
+    let (commerce, system) = commerce_with(payments.clone(), shipping.clone(), &sku, 3).await;
+
+    let order_id = new_order_id();
+    let outcome = buy(&commerce, order_id, &sku, 2, TOKEN_APPROVE).await;
+    assert!(
+        matches!(outcome, Err(AppError::Gateway(_))),
+        "the provider's failure ends the task: {outcome:?}"
+    );
+    let stock = commerce.stock(sku.clone()).await.expect("stock");
+    assert_eq!(stock.reserved, 2, "the units are still held");
+
+    let recovered = commerce
+        .recover_sagas(Duration::ZERO)
+        .await
+        .expect("recovery");
+    assert_eq!(recovered, 1);
+    let order = commerce.order(order_id).await.expect("order");
+    assert_eq!(order.status(), OrderStatus::Failed);
+    assert!(
+        payments.voided.load(Ordering::SeqCst),
+        "an authorization the order never recorded is voided by order id"
     );
     let stock = commerce.stock(sku.clone()).await.expect("stock");
     assert_eq!(
         (stock.on_hand, stock.reserved, stock.sold, stock.available),
-        (3, 0, 0, 3),
-        "the units came back once"
-    );
-    assert_eq!(
-        shipping.shipment(order_id),
-        Some(SandboxShipment::Withdrawn)
+        (3, 0, 0, 3)
     );
     let record = commerce
         .store()

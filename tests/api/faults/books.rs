@@ -10,11 +10,42 @@ const SOLD_STATUSES: &[&str] = &["confirmed", "fulfillment_requested", "shipped"
 
 /// A small pool on the test's database, straight to Postgres (never through a test proxy).
 pub async fn connect(database_url: &str) -> PgPool {
+    let options: sqlx::postgres::PgConnectOptions =
+        database_url.parse().expect("test database URL");
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
-        .connect(database_url)
+        .connect_with(options.application_name(BOOKS_APPLICATION))
         .await
         .expect("test pool connects")
+}
+
+/// The `application_name` of the books' own connections, so they can be told from the server's.
+const BOOKS_APPLICATION: &str = "books";
+
+/// Waits until no backend of the database serves anyone but the books: after a SIGKILL, the
+/// dead server's backends finish what they were executing (a COMMIT among them) before they
+/// notice the closed socket and exit. Until then a transaction the dead process sent can still
+/// land, after a restarted server's recovery looked. Panics past `bound`.
+pub async fn dead_server_backends_gone(pool: &PgPool, bound: Duration) {
+    let started = Instant::now();
+    loop {
+        let (left,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND application_name <> $1",
+        )
+        .bind(BOOKS_APPLICATION)
+        .fetch_one(pool)
+        .await
+        .expect("count backends");
+        if left == 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < bound,
+            "{left} backends of the killed server still run after {bound:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Checkout sagas neither completed nor failed; with `started_by_ms`, only those started by

@@ -42,6 +42,7 @@ async fn sigkill_four_times_mid_sale_loses_nothing_and_every_saga_settles() {
         tokio::time::sleep(jitter).await;
         let pid = server.pid();
         server.kill9();
+        books::dead_server_backends_gone(&pool, Duration::from_secs(10)).await;
         let killed_at_ms = books::now_ms(&pool).await;
         let in_flight = books::sagas_in_flight(&pool, Some(killed_at_ms)).await;
         println!(
