@@ -124,6 +124,10 @@ async fn commerce_with(
     (commerce, system)
 }
 
+fn address() -> ShippingAddress {
+    ShippingAddress::parse("Ada", "1 Main St", None, "London", "SW1", "GB").expect("address")
+}
+
 async fn buy(
     commerce: &Commerce,
     order_id: OrderId,
@@ -131,17 +135,55 @@ async fn buy(
     units: u32,
     token: &str,
 ) -> Result<Order, AppError> {
-    let address =
-        ShippingAddress::parse("Ada", "1 Main St", None, "London", "SW1", "GB").expect("address");
     commerce
         .buy_now(
             order_id,
             None,
             vec![(sku.clone(), Quantity::new(units).expect("quantity"))],
             token.into(),
-            address,
+            address(),
         )
         .await
+}
+
+/// Buys two units in a task of its own, and returns once the saga waits for the gated provider.
+async fn buy_two_while_gated(
+    commerce: &Commerce,
+    payments: &GatedPayments,
+    order_id: OrderId,
+    sku: &SkuCode,
+) -> tokio::task::JoinHandle<Result<Order, AppError>> {
+    let buying = tokio::spawn({
+        let (commerce, sku) = (commerce.clone(), sku.clone());
+        async move { buy(&commerce, order_id, &sku, 2, "tok_gated").await }
+    });
+    tokio::time::timeout(Duration::from_secs(10), payments.asked.notified())
+        .await
+        .expect("the saga asks the provider");
+    buying
+}
+
+/// Lets the gated provider answer and waits for the saga's answer.
+async fn answer_gated(
+    payments: &GatedPayments,
+    buying: tokio::task::JoinHandle<Result<Order, AppError>>,
+) -> Order {
+    payments.open.notify_one();
+    tokio::time::timeout(Duration::from_secs(10), buying)
+        .await
+        .expect("the saga ends")
+        .expect("task")
+        .expect("the saga answers with the order")
+}
+
+async fn saga_step(commerce: &Commerce, order_id: OrderId) -> SagaStep {
+    commerce
+        .store()
+        .load_saga(order_id)
+        .await
+        .expect("load saga")
+        .expect("saga record")
+        .step
 }
 
 async fn stop(commerce: Commerce, system: ActorSystem) {
@@ -162,13 +204,7 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
     let (commerce, system) = commerce_with(payments.clone(), shipping.clone(), &sku, 3).await;
 
     let order_id = new_order_id();
-    let buying = tokio::spawn({
-        let (commerce, sku) = (commerce.clone(), sku.clone());
-        async move { buy(&commerce, order_id, &sku, 2, "tok_gated").await }
-    });
-    tokio::time::timeout(Duration::from_secs(10), payments.asked.notified())
-        .await
-        .expect("the saga asks the provider");
+    let buying = buy_two_while_gated(&commerce, &payments, order_id, &sku).await;
     let during = commerce.stock(sku.clone()).await.expect("stock");
     assert_eq!(
         during.reserved, 2,
@@ -177,12 +213,7 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
 
     let cancelled = commerce.cancel_order(order_id).await.expect("cancel");
     assert_eq!(cancelled.status(), OrderStatus::Cancelled);
-    payments.open.notify_one();
-    let outcome = tokio::time::timeout(Duration::from_secs(10), buying)
-        .await
-        .expect("the saga ends")
-        .expect("task")
-        .expect("the saga answers with the order");
+    let outcome = answer_gated(&payments, buying).await;
 
     assert_eq!(outcome.status(), OrderStatus::Cancelled);
     let after = commerce.stock(sku.clone()).await.expect("stock");
@@ -200,13 +231,11 @@ async fn an_order_cancelled_while_its_payment_authorizes_gets_its_stock_back_and
         Some(SandboxShipment::Withdrawn),
         "the shipment requested ahead of the confirmation is withdrawn"
     );
-    let record = commerce
-        .store()
-        .load_saga(order_id)
-        .await
-        .expect("load saga")
-        .expect("saga record");
-    assert_eq!(record.step, SagaStep::Failed, "the saga ended");
+    assert_eq!(
+        saga_step(&commerce, order_id).await,
+        SagaStep::Failed,
+        "the saga ended"
+    );
     stop(commerce, system).await;
 }
 
@@ -218,13 +247,7 @@ async fn recovery_leaves_a_saga_this_process_is_still_running_alone() {
     let (commerce, system) = commerce_with(payments.clone(), shipping.clone(), &sku, 3).await;
 
     let order_id = new_order_id();
-    let buying = tokio::spawn({
-        let (commerce, sku) = (commerce.clone(), sku.clone());
-        async move { buy(&commerce, order_id, &sku, 2, "tok_gated").await }
-    });
-    tokio::time::timeout(Duration::from_secs(10), payments.asked.notified())
-        .await
-        .expect("the saga asks the provider");
+    let buying = buy_two_while_gated(&commerce, &payments, order_id, &sku).await;
     // The saga's record is `started` and as old as recovery could ask, but its task is waiting
     // for the provider: it is slow, not stuck.
     let recovered = commerce
@@ -237,12 +260,7 @@ async fn recovery_leaves_a_saga_this_process_is_still_running_alone() {
         OrderStatus::Pending
     );
 
-    payments.open.notify_one();
-    let outcome = tokio::time::timeout(Duration::from_secs(10), buying)
-        .await
-        .expect("the saga ends")
-        .expect("task")
-        .expect("the saga answers with the order");
+    let outcome = answer_gated(&payments, buying).await;
     assert_eq!(outcome.status(), OrderStatus::FulfillmentRequested);
     assert!(!payments.voided.load(Ordering::SeqCst), "nothing voided");
     let stock = commerce.stock(sku.clone()).await.expect("stock");
@@ -313,13 +331,7 @@ async fn recovery_fails_a_saga_whose_task_ended_midway_and_gives_everything_back
         (stock.on_hand, stock.reserved, stock.sold, stock.available),
         (3, 0, 0, 3)
     );
-    let record = commerce
-        .store()
-        .load_saga(order_id)
-        .await
-        .expect("load saga")
-        .expect("saga record");
-    assert_eq!(record.step, SagaStep::Failed);
+    assert_eq!(saga_step(&commerce, order_id).await, SagaStep::Failed);
     stop(commerce, system).await;
 }
 
@@ -347,13 +359,7 @@ async fn a_checkout_ends_with_its_shipment_requested_its_stock_sold_and_its_saga
     );
     let stock = commerce.stock(sku.clone()).await.expect("stock");
     assert_eq!((stock.on_hand, stock.reserved, stock.sold), (1, 0, 2));
-    let record = commerce
-        .store()
-        .load_saga(order_id)
-        .await
-        .expect("load saga")
-        .expect("saga record");
-    assert_eq!(record.step, SagaStep::Completed);
+    assert_eq!(saga_step(&commerce, order_id).await, SagaStep::Completed);
 
     // Cancelling before shipment gives the units back and withdraws the shipment request.
     let cancelled = commerce.cancel_order(order_id).await.expect("cancel");
@@ -386,10 +392,8 @@ async fn a_carts_checkout_ends_with_the_cart_checked_out_the_shipment_requested_
         .await
         .expect("added");
     let order_id = new_order_id();
-    let address =
-        ShippingAddress::parse("Ada", "1 Main St", None, "London", "SW1", "GB").expect("address");
     let order = commerce
-        .checkout(cart.id(), order_id, TOKEN_APPROVE.into(), address)
+        .checkout(cart.id(), order_id, TOKEN_APPROVE.into(), address())
         .await
         .expect("checked out");
     assert_eq!(order.status(), OrderStatus::FulfillmentRequested);
@@ -399,13 +403,7 @@ async fn a_carts_checkout_ends_with_the_cart_checked_out_the_shipment_requested_
     );
     let cart = commerce.cart(cart.id()).await.expect("cart");
     assert_eq!(cart.status(), CartStatus::CheckedOut { order_id });
-    let record = commerce
-        .store()
-        .load_saga(order_id)
-        .await
-        .expect("load saga")
-        .expect("saga record");
-    assert_eq!(record.step, SagaStep::Completed);
+    assert_eq!(saga_step(&commerce, order_id).await, SagaStep::Completed);
     let stock = commerce.stock(sku.clone()).await.expect("stock");
     assert_eq!((stock.on_hand, stock.reserved, stock.sold), (1, 0, 2));
     stop(commerce, system).await;
@@ -434,13 +432,11 @@ async fn a_carrier_down_at_checkout_leaves_the_order_confirmed_and_recovery_requ
     );
     let stock = commerce.stock(sku.clone()).await.expect("stock");
     assert_eq!((stock.on_hand, stock.reserved, stock.sold), (2, 0, 1));
-    let record = commerce
-        .store()
-        .load_saga(order_id)
-        .await
-        .expect("load")
-        .expect("record");
-    assert_eq!(record.step, SagaStep::Confirmed, "recovery will finish it");
+    assert_eq!(
+        saga_step(&commerce, order_id).await,
+        SagaStep::Confirmed,
+        "recovery will finish it"
+    );
 
     shipping.down.store(false, Ordering::SeqCst);
     let recovered = commerce
