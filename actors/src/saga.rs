@@ -204,13 +204,12 @@ async fn forward(c: &Inner, mut record: SagaRecord, order: Order) -> Result<Orde
 /// and compensates; the stock goes back whether it was still held or already committed.
 async fn abandon(
     c: &Inner,
-    mut record: SagaRecord,
+    record: SagaRecord,
     order: &Order,
     payment_id: PaymentId,
 ) -> Result<Order, AppError> {
     void_at_provider(c, order.id(), Some(payment_id)).await?;
     withdraw_shipment(c, order.id()).await?;
-    record.step = SagaStep::Started;
     fail(c, record, order, FailureReason::Interrupted, None).await
 }
 

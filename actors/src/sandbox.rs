@@ -102,9 +102,9 @@ impl SandboxShipping {
         self.shipments.get(&order_id).map(|s| *s)
     }
 
-    fn remember(&self, order_id: OrderId, state: SandboxShipment) {
+    fn remember_requested(&self, order_id: OrderId) {
         if self.shipments.contains_key(&order_id) || self.shipments.len() < SANDBOX_RECORDS_MAX {
-            self.shipments.insert(order_id, state);
+            self.shipments.insert(order_id, SandboxShipment::Requested);
         }
     }
 }
@@ -118,7 +118,7 @@ impl ShippingGateway for SandboxShipping {
     ) -> Result<ShipmentId, GatewayError> {
         let shipment = ShipmentId::parse(&format!("shp_{order_id}"))
             .map_err(|e| GatewayError::Failed(e.to_string()))?;
-        self.remember(order_id, SandboxShipment::Requested);
+        self.remember_requested(order_id);
         Ok(shipment)
     }
 

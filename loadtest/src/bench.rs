@@ -490,8 +490,7 @@ async fn run_engine(ctx: &Context, engine: Engine) -> EngineResult {
 /// server's own schema. An engine that could not run is reported, and fails the bench.
 async fn run_store_ceiling(ctx: &Context, tag: &str) -> EngineResult {
     let label = Engine::StoreCeiling.label();
-    let outcome = store_ceiling(ctx, tag).await;
-    match outcome {
+    match store_ceiling(ctx, tag).await {
         Ok(report) => {
             println!("{}", storeceiling::summary_line(&report));
             EngineResult {

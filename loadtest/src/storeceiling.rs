@@ -37,7 +37,9 @@ const PRICE_MINOR: i64 = 19_999;
 /// requested on the order; reserved and committed on the SKU.
 const EVENTS_PER_ORDER: usize = 7;
 /// Order events among them; the rest are the SKU's.
-const ORDER_EVENTS: i64 = 5;
+const ORDER_EVENTS: usize = 5;
+/// The SKU's events among them, each taking the SKU's next outbox sequence.
+const SKU_EVENTS: usize = EVENTS_PER_ORDER - ORDER_EVENTS;
 /// Size of a real buy-now answer (the stored body of its idempotency key).
 const ANSWER_BYTES: usize = 420;
 
@@ -243,7 +245,7 @@ fn build(orders: usize, sku_sequence: i64) -> Batch {
         b.hashes
             .push(format!("{}{}", order.simple(), payment.simple()));
         b.answers.push(answer(order));
-        let order_events = [
+        let order_events: [(&str, String); ORDER_EVENTS] = [
             ("order.placed", placed_payload(order)),
             ("order.reserved", format!(r#"{{"order_id": "{order}"}}"#)),
             (
@@ -258,7 +260,7 @@ fn build(orders: usize, sku_sequence: i64) -> Batch {
                 format!(r#"{{"order_id": "{order}", "shipment_id": "{shipment}"}}"#),
             ),
         ];
-        for (sequence, (event_type, payload)) in (1..=ORDER_EVENTS).zip(order_events) {
+        for (sequence, (event_type, payload)) in (1i64..).zip(order_events) {
             b.event_ids.push(uuid::Uuid::now_v7());
             b.aggregate_types.push("order");
             b.aggregate_ids.push(order.to_string());
@@ -266,7 +268,7 @@ fn build(orders: usize, sku_sequence: i64) -> Batch {
             b.event_types.push(event_type);
             b.payloads.push(payload);
         }
-        let sku_events = [
+        let sku_events: [(&str, String); SKU_EVENTS] = [
             (
                 "inventory.reserved",
                 format!(
@@ -352,8 +354,7 @@ UPDATE inventory SET on_hand = on_hand - $16, sold = sold + $16, version = versi
 WHERE sku = $7";
 
 async fn write_batch(pool: &PgPool, shared: &Shared, orders: usize) -> Result<(), sqlx::Error> {
-    let sku_events =
-        i64::try_from(orders * (EVENTS_PER_ORDER - ORDER_EVENTS as usize)).unwrap_or(i64::MAX);
+    let sku_events = i64::try_from(orders * SKU_EVENTS).unwrap_or(i64::MAX);
     let first = shared.sku_sequence.fetch_add(sku_events, Ordering::Relaxed);
     let b = build(orders, first);
     let units = i64::try_from(orders).unwrap_or(i64::MAX);
